@@ -1,0 +1,206 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OdcHandler.Internal;
+
+namespace OdcHandler;
+
+/// <summary>
+/// A <see cref="DelegatingHandler"/> that attaches the ODC access token to requests for the portal's
+/// APIs, fetching and refreshing it as needed, and retries a request once with a fresh token on 401.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <c>AddOdcAuthentication</c> adds one to an HttpClient's pipeline; create one yourself only when you
+/// compose a pipeline by hand. The token goes only to the portal's host and port and to
+/// <see cref="OdcAuthenticationOptions.AdditionalApiHosts"/>, over https (plain http only on loopback);
+/// every other request, and any request that already has an <c>Authorization</c> header, passes through untouched.
+/// </para>
+/// <para>
+/// If no token can be had, the request is not sent: <see cref="OdcAuthenticationException"/> is thrown.
+/// A 401 answer to a request that carried the token drops that token and the request is sent once more
+/// with a fresh one, unless its body cannot be replayed (a <see cref="StreamContent"/> over a stream that
+/// cannot seek, or an <see cref="HttpContent"/> type not known to be replayable) or the request opted out
+/// with <see cref="OdcHttpRequestOptions.DisableUnauthorizedRetry"/>; then the 401 is returned.
+/// </para>
+/// </remarks>
+public sealed class BearerTokenHandler : DelegatingHandler
+{
+    private const string AuthorizationHeader = "Authorization";
+
+    private readonly ITokenSource _tokens;
+    private readonly OdcEndpoints _endpoints;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a handler for one named ODC client.</summary>
+    /// <param name="tokenProvider">Where tokens come from; the one <c>AddOdcAuthentication</c> registers shares its cache.</param>
+    /// <param name="optionsMonitor">The named options, for the hosts that may receive the token.</param>
+    /// <param name="loggerFactory">For the handler's log lines.</param>
+    /// <param name="clientName">The name the options were registered under.</param>
+    /// <exception cref="OptionsValidationException">The client's options are not valid.</exception>
+    public BearerTokenHandler(
+        IOdcAccessTokenProvider tokenProvider,
+        IOptionsMonitor<OdcAuthenticationOptions> optionsMonitor,
+        ILoggerFactory loggerFactory,
+        string clientName)
+    {
+        ArgumentNullException.ThrowIfNull(tokenProvider);
+        ArgumentNullException.ThrowIfNull(optionsMonitor);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(clientName);
+        _logger = loggerFactory.CreateLogger<BearerTokenHandler>();
+        if (tokenProvider is OdcAccessTokenProvider own)
+        {
+            var manager = own.GetManager(clientName);
+            _tokens = manager;
+            _endpoints = manager.Settings.Endpoints;
+        }
+        else
+        {
+            _tokens = new ProviderTokenSource(tokenProvider, clientName);
+            _endpoints = new OdcClientSettings(clientName, optionsMonitor.Get(clientName)).Endpoints;
+        }
+    }
+
+    internal BearerTokenHandler(ITokenSource tokens, OdcEndpoints endpoints, ILogger logger)
+    {
+        _tokens = tokens;
+        _endpoints = endpoints;
+        _logger = logger;
+    }
+
+    /// <inheritdoc />
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!ShouldAttachToken(request))
+        {
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        if (!_tokens.TryGetUsable(out var token))
+        {
+            return SendWithTokenAsync(request, token: null, async: true, cancellationToken).AsTask();
+        }
+
+        request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
+        var sending = base.SendAsync(request, cancellationToken);
+
+        // An answer that is already there and is not a 401 is passed on as it is: no state machine, no allocation.
+        return sending.IsCompletedSuccessfully && sending.Result.StatusCode != HttpStatusCode.Unauthorized
+            ? sending
+            : AwaitAnswerAsync(sending, request, token, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!ShouldAttachToken(request))
+        {
+            return base.Send(request, cancellationToken);
+        }
+
+        _tokens.TryGetUsable(out var token);
+
+        // With async: false every await below completes synchronously, so this does not block on I/O of its own.
+        var sending = SendWithTokenAsync(request, token, async: false, cancellationToken);
+        return sending.IsCompleted ? sending.Result : sending.AsTask().GetAwaiter().GetResult();
+    }
+
+    private bool ShouldAttachToken(HttpRequestMessage request)
+    {
+        if (request.Headers.NonValidated.Contains(AuthorizationHeader))
+        {
+            return false;
+        }
+
+        if (_endpoints.MayReceiveToken(request.RequestUri))
+        {
+            return true;
+        }
+
+        if (_logger.IsEnabled(LogLevel.Trace))
+        {
+            _logger.TokenNotAttached(request.RequestUri?.IsAbsoluteUri == true ? request.RequestUri.Authority : "(no absolute address)");
+        }
+
+        return false;
+    }
+
+    private async Task<HttpResponseMessage> AwaitAnswerAsync(
+        Task<HttpResponseMessage> sending, HttpRequestMessage request, OdcAccessToken token, CancellationToken cancellationToken)
+    {
+        var response = await sending.ConfigureAwait(false);
+        return response.StatusCode == HttpStatusCode.Unauthorized
+            ? await RetryUnauthorizedAsync(request, token, response, async: true, cancellationToken).ConfigureAwait(false)
+            : response;
+    }
+
+    private async ValueTask<HttpResponseMessage> SendWithTokenAsync(
+        HttpRequestMessage request, OdcAccessToken? token, bool async, CancellationToken cancellationToken)
+    {
+        token ??= await GetTokenAsync(async, cancellationToken).ConfigureAwait(false);
+        request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
+        var response = async
+            ? await base.SendAsync(request, cancellationToken).ConfigureAwait(false)
+            : base.Send(request, cancellationToken);
+        return response.StatusCode == HttpStatusCode.Unauthorized
+            ? await RetryUnauthorizedAsync(request, token, response, async, cancellationToken).ConfigureAwait(false)
+            : response;
+    }
+
+    /// <summary>Sends the request once more with a fresh token, or explains why not and returns the 401.</summary>
+    private async ValueTask<HttpResponseMessage> RetryUnauthorizedAsync(
+        HttpRequestMessage request, OdcAccessToken rejected, HttpResponseMessage unauthorized, bool async, CancellationToken cancellationToken)
+    {
+        _tokens.Invalidate(rejected);
+        var host = request.RequestUri!.Authority;
+        if (request.Options.TryGetValue(OdcHttpRequestOptions.DisableUnauthorizedRetry, out var disabled) && disabled)
+        {
+            _logger.UnauthorizedNotRetried(request.Method, host, "the request opted out with OdcHttpRequestOptions.DisableUnauthorizedRetry");
+            return unauthorized;
+        }
+
+        if (!CanReplay(request.Content))
+        {
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.UnauthorizedNotRetried(request.Method, host, $"its body ({request.Content!.GetType().Name}) cannot be sent twice");
+            }
+
+            return unauthorized;
+        }
+
+        unauthorized.Dispose();
+        _logger.UnauthorizedRetry(request.Method, host);
+        var fresh = await GetTokenAsync(async, cancellationToken).ConfigureAwait(false);
+        request.Headers.Remove(AuthorizationHeader);
+        request.Headers.TryAddWithoutValidation(AuthorizationHeader, fresh.AuthorizationHeaderValue);
+        return async
+            ? await base.SendAsync(request, cancellationToken).ConfigureAwait(false)
+            : base.Send(request, cancellationToken);
+    }
+
+    private ValueTask<OdcAccessToken> GetTokenAsync(bool async, CancellationToken cancellationToken)
+    {
+        var getting = _tokens.GetAsync(cancellationToken);
+        return async || getting.IsCompleted
+            ? getting
+            : new ValueTask<OdcAccessToken>(getting.AsTask().GetAwaiter().GetResult());
+    }
+
+    /// <summary>
+    /// Only bodies known to serialize the same way twice are replayed. A <see cref="StreamContent"/>
+    /// reports a length only when its stream can seek back, which is exactly when it can be sent again.
+    /// </summary>
+    internal static bool CanReplay(HttpContent? content) => content switch
+    {
+        null => true,
+        ByteArrayContent or ReadOnlyMemoryContent or JsonContent => true,
+        StreamContent => content.Headers.ContentLength is not null,
+        MultipartContent multipart => multipart.All(CanReplay),
+        _ => false,
+    };
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Text.Json;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// Reads identity-service answers defensively: bounded in size, parsed without trusting their shape,
+/// and described in errors without echoing anything that could be a secret or a token.
+/// </summary>
+internal static class BackchannelResponse
+{
+    public static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, int maxBytes, string what, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength is long declared && declared > maxBytes)
+        {
+            throw new OdcAuthenticationException(
+                $"The {what} answered HTTP {(int)response.StatusCode} with a {declared}-byte body; more than {maxBytes} bytes is not a plausible answer, so it was not read.",
+                error: null, errorDescription: null, response.StatusCode);
+        }
+
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = new byte[Math.Min(maxBytes + 1, 16 * 1024)];
+            var length = 0;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > maxBytes)
+                    {
+                        throw new OdcAuthenticationException(
+                            $"The {what} answered HTTP {(int)response.StatusCode} with a body of more than {maxBytes} bytes; reading stopped there.",
+                            error: null, errorDescription: null, response.StatusCode);
+                    }
+
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, maxBytes + 1));
+                }
+
+                var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            if (length > maxBytes)
+            {
+                throw new OdcAuthenticationException(
+                    $"The {what} answered HTTP {(int)response.StatusCode} with a body of more than {maxBytes} bytes; reading stopped there.",
+                    error: null, errorDescription: null, response.StatusCode);
+            }
+
+            Array.Resize(ref buffer, length);
+            return buffer;
+        }
+    }
+
+    /// <summary>Parses a JSON object, or explains in safe words why the body is not one.</summary>
+    public static JsonDocument ParseObject(byte[] body, HttpResponseMessage response, string what)
+    {
+        if (body.Length == 0)
+        {
+            throw Problem($"The {what} answered HTTP {(int)response.StatusCode} with an empty body; a JSON object was expected.", response);
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException exception)
+        {
+            throw Problem($"The {what} answered HTTP {(int)response.StatusCode} with a body that is not valid JSON ({Describe(response, body)}; invalid at line {exception.LineNumber + 1}, byte {exception.BytePositionInLine + 1}).", response);
+        }
+
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            var kind = document.RootElement.ValueKind;
+            document.Dispose();
+            throw Problem($"The {what} answered HTTP {(int)response.StatusCode} with a JSON {kind.ToString().ToLowerInvariant()} where a JSON object was expected.", response);
+        }
+
+        return document;
+    }
+
+    /// <summary>Reads an optional string property; a value of another JSON type is an error.</summary>
+    public static string? GetString(JsonElement root, string property, string what, HttpResponseMessage response)
+    {
+        if (!root.TryGetProperty(property, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            throw Problem($"The {what}'s \"{property}\" is a JSON {value.ValueKind.ToString().ToLowerInvariant()}; a string was expected.", response);
+        }
+
+        return value.GetString();
+    }
+
+    /// <summary>
+    /// Text an identity service sent back (an error description) may be long, hold control characters,
+    /// or, from a hostile or buggy server, echo the secret: bound it, clean it and mask the secret.
+    /// </summary>
+    public static string? Sanitize(string? serverText, string? secret)
+    {
+        if (string.IsNullOrEmpty(serverText))
+        {
+            return serverText;
+        }
+
+        var text = serverText.Length > 300 ? serverText[..300] + "…" : serverText;
+        text = string.Create(text.Length, text, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? ' ' : source[i];
+            }
+        });
+        if (!string.IsNullOrEmpty(secret))
+        {
+            text = text.Replace(secret, "***", StringComparison.Ordinal);
+            var encoded = Uri.EscapeDataString(secret);
+            if (encoded != secret)
+            {
+                text = text.Replace(encoded, "***", StringComparison.Ordinal);
+            }
+        }
+
+        return text;
+    }
+
+    public static string Describe(HttpResponseMessage response, byte[] body)
+    {
+        var mediaType = response.Content.Headers.ContentType?.MediaType ?? "no content type";
+        var looksLikeHtml = body.AsSpan().TrimStart(" \t\r\n"u8).StartsWith("<"u8);
+        return $"{mediaType}, {body.Length} bytes{(looksLikeHtml ? ", looks like an HTML page" : string.Empty)}";
+    }
+
+    private static OdcAuthenticationException Problem(string message, HttpResponseMessage response) =>
+        new(message, error: null, errorDescription: null, response.StatusCode);
+
+    public static bool IsRedirect(HttpStatusCode status) => (int)status is >= 300 and < 400;
+}

@@ -1,0 +1,138 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// Fetches and caches the token endpoint from each discovery document, one fetch at a time per
+/// document however many clients share it. Failures are not cached here: the token manager's
+/// cool-down decides when to try again.
+/// </summary>
+internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactory, TimeProvider timeProvider, ILogger<DiscoveryDocumentCache> logger)
+{
+    private const int MaxDocumentBytes = 1024 * 1024;
+    private const string What = "discovery document";
+
+    private readonly ConcurrentDictionary<Uri, Slot> _slots = new();
+
+    public Task<Uri> GetTokenEndpointAsync(OdcClientSettings settings, CancellationToken cancellationToken)
+    {
+        var slot = _slots.GetOrAdd(settings.Endpoints.Discovery, static _ => new Slot());
+        TaskCompletionSource<Uri> owner;
+        lock (slot)
+        {
+            if (slot.TokenEndpoint is { } cached && timeProvider.GetUtcNow() < slot.CachedUntil)
+            {
+                return Task.FromResult(cached);
+            }
+
+            if (slot.Pending is { } pending)
+            {
+                return pending;
+            }
+
+            owner = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+            slot.Pending = owner.Task;
+        }
+
+        _ = FetchAsync(slot, owner, settings, cancellationToken);
+        return owner.Task;
+    }
+
+    /// <summary>Forgets a cached document, for example after its token endpoint answered 404.</summary>
+    public void Invalidate(Uri discoveryEndpoint)
+    {
+        if (_slots.TryGetValue(discoveryEndpoint, out var slot))
+        {
+            lock (slot)
+            {
+                slot.TokenEndpoint = null;
+            }
+        }
+    }
+
+    private async Task FetchAsync(Slot slot, TaskCompletionSource<Uri> owner, OdcClientSettings settings, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var tokenEndpoint = await FetchTokenEndpointAsync(settings, cancellationToken).ConfigureAwait(false);
+            var cachedUntil = timeProvider.GetUtcNow() + settings.Options.DiscoveryCacheDuration;
+            lock (slot)
+            {
+                slot.TokenEndpoint = tokenEndpoint;
+                slot.CachedUntil = cachedUntil;
+                slot.Pending = null;
+            }
+
+            logger.DiscoveryFetched(settings.Endpoints.Discovery, tokenEndpoint, cachedUntil);
+            owner.SetResult(tokenEndpoint);
+        }
+        catch (Exception exception)
+        {
+            lock (slot)
+            {
+                slot.Pending = null;
+            }
+
+            owner.SetException(exception);
+        }
+    }
+
+    private async Task<Uri> FetchTokenEndpointAsync(OdcClientSettings settings, CancellationToken cancellationToken)
+    {
+        var discovery = settings.Endpoints.Discovery;
+        using var request = new HttpRequestMessage(HttpMethod.Get, discovery);
+        request.Headers.Accept.ParseAdd("application/json");
+        using var response = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, cancellationToken).ConfigureAwait(false);
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new OdcAuthenticationException(
+                $"The discovery document at {discovery} answered HTTP {(int)response.StatusCode} {response.ReasonPhrase}. Check PortalDomain (or DiscoveryEndpoint): ODC serves it at https://<your portal domain>{OdcAuthenticationDefaults.DiscoveryPath}.",
+                error: null, errorDescription: null, response.StatusCode);
+        }
+
+        var body = await BackchannelResponse.ReadBoundedAsync(response, MaxDocumentBytes, What, cancellationToken).ConfigureAwait(false);
+        using var document = BackchannelResponse.ParseObject(body, response, What);
+        var value = BackchannelResponse.GetString(document.RootElement, "token_endpoint", What, response);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new OdcAuthenticationException(
+                $"The discovery document at {discovery} has no \"token_endpoint\"; it is not an OpenID Connect discovery document. Check PortalDomain (or DiscoveryEndpoint).",
+                error: null, errorDescription: null, response.StatusCode);
+        }
+
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var tokenEndpoint)
+            || (tokenEndpoint.Scheme != Uri.UriSchemeHttps && tokenEndpoint.Scheme != Uri.UriSchemeHttp))
+        {
+            throw new OdcAuthenticationException(
+                $"The discovery document at {discovery} has a \"token_endpoint\" that is not an absolute http(s) address.",
+                error: null, errorDescription: null, response.StatusCode);
+        }
+
+        if (!OdcEndpoints.IsSecureEnough(tokenEndpoint, settings.Options.RequireHttps))
+        {
+            throw new OdcAuthenticationException(
+                $"The discovery document at {discovery} names a plain-http token endpoint ({tokenEndpoint.GetLeftPart(UriPartial.Authority)}); the client secret is never sent unencrypted, so it was refused.",
+                error: null, errorDescription: null, response.StatusCode);
+        }
+
+        if (!string.Equals(tokenEndpoint.Host, discovery.Host, StringComparison.OrdinalIgnoreCase) || tokenEndpoint.Port != discovery.Port)
+        {
+            throw new OdcAuthenticationException(
+                $"The discovery document at {discovery} names a token endpoint on another host ({tokenEndpoint.GetLeftPart(UriPartial.Authority)}); the client secret is sent only to the discovery document's own host, so it was refused.",
+                error: null, errorDescription: null, response.StatusCode);
+        }
+
+        return tokenEndpoint;
+    }
+
+    private sealed class Slot
+    {
+        public Uri? TokenEndpoint { get; set; }
+
+        public DateTimeOffset CachedUntil { get; set; }
+
+        public Task<Uri>? Pending { get; set; }
+    }
+}

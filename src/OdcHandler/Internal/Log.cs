@@ -1,0 +1,45 @@
+using Microsoft.Extensions.Logging;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// Every log line OdcHandler writes. None takes a token or a secret as an argument, so none can log one.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, EventName = "DiscoveryFetched", Level = LogLevel.Debug,
+        Message = "Fetched the discovery document from {DiscoveryEndpoint}; token endpoint {TokenEndpoint}, cached until {CachedUntil:O}.")]
+    public static partial void DiscoveryFetched(this ILogger logger, Uri discoveryEndpoint, Uri tokenEndpoint, DateTimeOffset cachedUntil);
+
+    [LoggerMessage(EventId = 2, EventName = "TokenAcquired", Level = LogLevel.Debug,
+        Message = "Acquired an access token for client id {ClientId}: lifetime {Lifetime}, refresh from {RefreshAt:O}, expires at {ExpiresAt:O}.")]
+    public static partial void TokenAcquired(this ILogger logger, string clientId, TimeSpan lifetime, DateTimeOffset refreshAt, DateTimeOffset expiresAt);
+
+    [LoggerMessage(EventId = 3, EventName = "BackgroundRefreshStarted", Level = LogLevel.Debug,
+        Message = "The access token for client id {ClientId} is due for refresh (expires at {ExpiresAt:O}); refreshing in the background while it is still used.")]
+    public static partial void BackgroundRefreshStarted(this ILogger logger, string clientId, DateTimeOffset expiresAt);
+
+    [LoggerMessage(EventId = 4, EventName = "BackgroundRefreshFailed", Level = LogLevel.Warning,
+        Message = "Refreshing the access token for client id {ClientId} failed; the current token stays in use until it expires at {ExpiresAt:O}, next attempt from {NextAttemptAt:O}. {Reason}")]
+    public static partial void BackgroundRefreshFailed(this ILogger logger, string clientId, DateTimeOffset expiresAt, DateTimeOffset nextAttemptAt, string reason);
+
+    [LoggerMessage(EventId = 5, EventName = "TokenAcquisitionFailed", Level = LogLevel.Error,
+        Message = "No access token could be acquired for client id {ClientId}; requests fail with OdcAuthenticationException until {CooldownUntil:O}, then the next one tries again. {Reason}")]
+    public static partial void TokenAcquisitionFailed(this ILogger logger, string clientId, DateTimeOffset cooldownUntil, string reason);
+
+    [LoggerMessage(EventId = 6, EventName = "TokenInvalidated", Level = LogLevel.Debug,
+        Message = "Dropped the cached access token for client id {ClientId}.")]
+    public static partial void TokenInvalidated(this ILogger logger, string clientId);
+
+    [LoggerMessage(EventId = 7, EventName = "UnauthorizedRetry", Level = LogLevel.Debug,
+        Message = "{Method} {Host} answered 401 to the access token; retrying once with a fresh token.")]
+    public static partial void UnauthorizedRetry(this ILogger logger, HttpMethod method, string host);
+
+    [LoggerMessage(EventId = 8, EventName = "UnauthorizedNotRetried", Level = LogLevel.Debug,
+        Message = "{Method} {Host} answered 401 to the access token; the token was dropped but the request is not retried because {Reason}.")]
+    public static partial void UnauthorizedNotRetried(this ILogger logger, HttpMethod method, string host, string reason);
+
+    [LoggerMessage(EventId = 9, EventName = "TokenNotAttached", Level = LogLevel.Trace,
+        Message = "No access token attached to a request to {Host}: it is not the portal or an additional API host over https (or loopback).")]
+    public static partial void TokenNotAttached(this ILogger logger, string host);
+}

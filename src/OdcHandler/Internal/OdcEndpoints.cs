@@ -1,0 +1,147 @@
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// The addresses derived from <see cref="OdcAuthenticationOptions"/>: where discovery is, and which
+/// origins may receive the token. Parsed once per options instance, never per request.
+/// </summary>
+internal sealed class OdcEndpoints
+{
+    private readonly ApiOrigin[] _apiOrigins;
+    private readonly bool _requireHttps;
+
+    private OdcEndpoints(Uri portal, Uri discovery, ApiOrigin[] apiOrigins, bool requireHttps)
+    {
+        Portal = portal;
+        Discovery = discovery;
+        _apiOrigins = apiOrigins;
+        _requireHttps = requireHttps;
+    }
+
+    public Uri Portal { get; }
+
+    public Uri Discovery { get; }
+
+    /// <summary>
+    /// Tells whether the token may go with a request to <paramref name="uri"/>: one of the allowed
+    /// origins (exact host and port, no look-alikes), over https, or plain http on loopback.
+    /// </summary>
+    public bool MayReceiveToken(Uri? uri)
+    {
+        if (uri is null || !uri.IsAbsoluteUri || !IsSecureEnough(uri, _requireHttps))
+        {
+            return false;
+        }
+
+        foreach (var origin in _apiOrigins)
+        {
+            if (origin.Matches(uri))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public static bool IsSecureEnough(Uri uri, bool requireHttps) =>
+        uri.Scheme == Uri.UriSchemeHttps
+        || (uri.Scheme == Uri.UriSchemeHttp && (!requireHttps || uri.IsLoopback));
+
+    /// <summary>Parses the options, or says what is wrong with them in words a user can act on.</summary>
+    public static OdcEndpoints? TryCreate(OdcAuthenticationOptions options, List<string> errors)
+    {
+        var portal = ParsePortal(options.PortalDomain, options.RequireHttps, errors);
+        var discovery = options.DiscoveryEndpoint;
+        if (discovery is not null)
+        {
+            if (!discovery.IsAbsoluteUri || (discovery.Scheme != Uri.UriSchemeHttps && discovery.Scheme != Uri.UriSchemeHttp))
+            {
+                errors.Add($"DiscoveryEndpoint '{discovery}' must be an absolute http(s) address.");
+                discovery = null;
+            }
+            else if (!IsSecureEnough(discovery, options.RequireHttps))
+            {
+                errors.Add($"DiscoveryEndpoint '{discovery}' must use https (plain http is allowed only on loopback or with RequireHttps = false).");
+                discovery = null;
+            }
+        }
+        else if (portal is not null)
+        {
+            discovery = new Uri(portal, OdcAuthenticationDefaults.DiscoveryPath);
+        }
+
+        var origins = new List<ApiOrigin>();
+        if (portal is not null)
+        {
+            origins.Add(new ApiOrigin(portal.Host, portal.Port));
+        }
+
+        foreach (var entry in options.AdditionalApiHosts)
+        {
+            if (TryParseHost(entry, out var origin))
+            {
+                origins.Add(origin);
+            }
+            else
+            {
+                errors.Add($"AdditionalApiHosts entry '{entry}' must be a host name, optionally with a port (\"api.example.com\" or \"api.example.com:8443\"), without scheme or path.");
+            }
+        }
+
+        return portal is null || discovery is null || errors.Count > 0
+            ? null
+            : new OdcEndpoints(portal, discovery, [.. origins], options.RequireHttps);
+    }
+
+    private static Uri? ParsePortal(string? portalDomain, bool requireHttps, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(portalDomain))
+        {
+            errors.Add("PortalDomain is required: your ODC portal's domain, for example \"myorg.outsystems.dev\".");
+            return null;
+        }
+
+        var text = portalDomain.Trim();
+        var hasScheme = text.Contains("://", StringComparison.Ordinal);
+        if (!Uri.TryCreate(hasScheme ? text : "https://" + text, UriKind.Absolute, out var uri)
+            || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp)
+            || uri.HostNameType == UriHostNameType.Unknown)
+        {
+            errors.Add($"PortalDomain '{portalDomain}' is not a domain or an http(s) address; use the form \"myorg.outsystems.dev\".");
+            return null;
+        }
+
+        if (uri.UserInfo.Length > 0 || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0)
+        {
+            errors.Add($"PortalDomain '{portalDomain}' must be only a domain (with an optional scheme and port), without user info, path or query; use the form \"myorg.outsystems.dev\".");
+            return null;
+        }
+
+        if (!IsSecureEnough(uri, requireHttps))
+        {
+            errors.Add($"PortalDomain '{portalDomain}' uses plain http, which is allowed only on loopback or with RequireHttps = false; the token would travel unencrypted.");
+            return null;
+        }
+
+        return new Uri(uri.GetLeftPart(UriPartial.Authority) + "/");
+    }
+
+    private static bool TryParseHost(string? entry, out ApiOrigin origin)
+    {
+        origin = default;
+        if (string.IsNullOrWhiteSpace(entry) || entry.Contains("://", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (!Uri.TryCreate("https://" + entry.Trim(), UriKind.Absolute, out var uri)
+            || uri.UserInfo.Length > 0 || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0
+            || uri.HostNameType == UriHostNameType.Unknown || entry.Trim().EndsWith('/'))
+        {
+            return false;
+        }
+
+        origin = new ApiOrigin(uri.Host, uri.Port);
+        return true;
+    }
+}
