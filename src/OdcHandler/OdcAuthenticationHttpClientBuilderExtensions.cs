@@ -16,13 +16,16 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
     /// <summary>
     /// Adds a <see cref="BearerTokenHandler"/> to the client's pipeline, configured in code.
     /// </summary>
-    /// <param name="builder">The HttpClient builder; its name names the options.</param>
-    /// <param name="configure">Sets the portal domain, client id, secret and any other option.</param>
-    /// <returns>The value of <paramref name="builder"/>.</returns>
     /// <remarks>
+    /// The handler sits directly in front of the primary handler, after every handler added with
+    /// <c>AddHttpMessageHandler</c> or a resilience pipeline, so each retried attempt carries a current
+    /// token and IHttpClientFactory's request logging never sees it.
     /// Options are validated at host start (<c>ValidateOnStart</c>) or, without a host, when the client is
     /// first created. Calling this twice on one builder adds the handler once.
     /// </remarks>
+    /// <param name="builder">The HttpClient builder; its name names the options.</param>
+    /// <param name="configure">Sets the portal domain, client id, secret and any other option.</param>
+    /// <returns>The value of <paramref name="builder"/>.</returns>
     public static IHttpClientBuilder AddOdcAuthentication(this IHttpClientBuilder builder, Action<OdcAuthenticationOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -59,6 +62,7 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
         services.TryAddSingleton<TokenEndpointClient>();
         services.TryAddSingleton<OdcAccessTokenProvider>();
         services.TryAddSingleton<IOdcAccessTokenProvider>(sp => sp.GetRequiredService<OdcAccessTokenProvider>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, OdcAuthenticationHandlerBuilderFilter>());
 
         if (!services.Any(d => d.ServiceType == typeof(BackchannelMarker)))
         {
@@ -84,8 +88,6 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
                 string.Equals(header, "Authorization", StringComparison.OrdinalIgnoreCase) || userChoice(header);
         });
 
-        var name = builder.Name;
-        builder.AddHttpMessageHandler(sp => sp.GetRequiredService<OdcAccessTokenProvider>().CreateHandler(name));
         return builder;
     }
 

@@ -1,0 +1,110 @@
+using System.Net;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using OdcHandler.Tests.Fakes;
+
+namespace OdcHandler.Tests.Internal;
+
+/// <summary>Every answer a token endpoint can give, as the caller of the provider sees it.</summary>
+public sealed class TokenEndpointClientTests
+{
+    private readonly FakeIdentityServer _server = new();
+
+    public static TheoryData<int, string, string> BadAnswers() => new()
+    {
+        { 200, "", "empty body" },
+        { 200, "<html><body>Gateway</body></html>", "not valid JSON" },
+        { 200, """{"access_token":"abc","expires_in":43""", "not valid JSON" },
+        { 200, "[1,2]", "JSON array where a JSON object was expected" },
+        { 200, """{"expires_in":43200,"token_type":"Bearer"}""", "without an \"access_token\"" },
+        { 200, """{"access_token":"","expires_in":43200,"token_type":"Bearer"}""", "without an \"access_token\"" },
+        { 200, """{"access_token":42,"expires_in":43200,"token_type":"Bearer"}""", "\"access_token\" is a JSON number" },
+        { 200, """{"access_token":"abc","expires_in":43200,"token_type":"MAC"}""", "\"MAC\" token" },
+        { 200, """{"access_token":"abc","expires_in":43200}""", "no \"token_type\"" },
+        { 200, """{"access_token":"abc","expires_in":"43200","token_type":"Bearer"}""", "\"expires_in\" is a JSON string" },
+        { 200, """{"access_token":"abc","expires_in":-5,"token_type":"Bearer"}""", "\"expires_in\" (-5)" },
+        { 200, """{"access_token":"abc","expires_in":0,"token_type":"Bearer"}""", "\"expires_in\" (0)" },
+        { 200, """{"access_token":"abc","expires_in":1000000000000,"token_type":"Bearer"}""", "\"expires_in\" (1000000000000)" },
+        { 200, """{"access_token":"abc","expires_in":1.5,"token_type":"Bearer"}""", "\"expires_in\" (1.5)" },
+        { 200, """{"access_token":"abc\r\nX-Evil: 1","expires_in":60,"token_type":"Bearer"}""", "cannot be sent in an HTTP header" },
+        { 503, "<html>Service Unavailable</html>", "HTTP 503" },
+        { 500, "", "HTTP 500 Internal Server Error with an empty body" },
+        { 400, """{"error":"unauthorized_client","error_description":"Client not allowed"}""", "unauthorized_client: Client not allowed" },
+        { 302, "", "redirect (HTTP 302)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadAnswers))]
+    public async Task GetTokenAsync_BadAnswer_ThrowsOdcAuthenticationExceptionNamingTheProblemAndCachesNothing(int status, string body, string expected)
+    {
+        var answers = 0;
+        _server.TokenResponder = _ => Interlocked.Increment(ref answers) == 1
+            ? new HttpResponseMessage((HttpStatusCode)status) { Content = new StringContent(body, Encoding.UTF8, "application/json") }
+            : _server.IssueToken();
+        using var services = OdcTestHost.Build(_server, o => o.FailureCooldown = TimeSpan.Zero);
+        var provider = services.GetRequiredService<IOdcAccessTokenProvider>();
+
+        var failure = await Assert.ThrowsAsync<OdcAuthenticationException>(() => provider.GetTokenAsync(OdcTestHost.ClientName).AsTask());
+
+        Assert.Contains(expected, failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(FakeIdentityServer.Secret, failure.Message, StringComparison.Ordinal);
+        var recovered = await provider.GetTokenAsync(OdcTestHost.ClientName);
+        Assert.Equal("token-1", recovered.Value);
+        Assert.Equal(2, _server.TokenRequests);
+    }
+
+    [Fact]
+    public async Task GetTokenAsync_InvalidClient_SurfacesErrorDescriptionAndAdvice()
+    {
+        _server.TokenResponder = _ => FakeIdentityServer.Json(HttpStatusCode.Unauthorized,
+            """{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}""");
+        using var services = OdcTestHost.Build(_server);
+
+        var failure = await Assert.ThrowsAsync<OdcAuthenticationException>(
+            () => services.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName).AsTask());
+
+        Assert.Equal("invalid_client", failure.Error);
+        Assert.Equal("Invalid client or Invalid client credentials", failure.ErrorDescription);
+        Assert.Equal(HttpStatusCode.Unauthorized, failure.StatusCode);
+        Assert.Contains("client id 'my-client'", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("expire after 90 days", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetTokenAsync_ServerEchoesTheSecret_MasksItInTheException()
+    {
+        _server.TokenResponder = _ => FakeIdentityServer.Json(HttpStatusCode.BadRequest,
+            $$"""{"error":"invalid_request","error_description":"bad secret {{FakeIdentityServer.Secret}} / {{Uri.EscapeDataString(FakeIdentityServer.Secret)}}"}""");
+        using var services = OdcTestHost.Build(_server);
+
+        var failure = await Assert.ThrowsAsync<OdcAuthenticationException>(
+            () => services.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName).AsTask());
+
+        Assert.DoesNotContain(FakeIdentityServer.Secret, failure.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Uri.EscapeDataString(FakeIdentityServer.Secret), failure.ToString(), StringComparison.Ordinal);
+        Assert.Contains("bad secret *** / ***", failure.ErrorDescription, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetTokenAsync_NoExpiresIn_UsesTheConservativeDefaultLifetime()
+    {
+        _server.TokenResponder = _ => FakeIdentityServer.Json(HttpStatusCode.OK, """{"access_token":"abc","token_type":"bearer"}""");
+        using var services = OdcTestHost.Build(_server);
+
+        var token = await services.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName);
+
+        Assert.Equal(_server.Time.GetUtcNow() + OdcAuthenticationDefaults.LifetimeWhenUnstated, token.ExpiresAt);
+    }
+
+    [Fact]
+    public async Task GetTokenAsync_HugeBody_IsRefusedWithoutReadingIt()
+    {
+        _server.TokenResponder = _ => new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(new byte[10 * 1024 * 1024]) };
+        using var services = OdcTestHost.Build(_server);
+
+        var failure = await Assert.ThrowsAsync<OdcAuthenticationException>(
+            () => services.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName).AsTask());
+
+        Assert.Contains("more than 65536 bytes", failure.Message, StringComparison.Ordinal);
+    }
+}
