@@ -16,6 +16,8 @@ namespace OdcHandler;
 /// compose a pipeline by hand. The token goes only to the portal's host and port and to
 /// <see cref="OdcAuthenticationOptions.AdditionalApiHosts"/>, over https (plain http only on loopback);
 /// every other request, and any request that already has an <c>Authorization</c> header, passes through untouched.
+/// The header is removed again when the answer is back, so a message resent by an outer handler gets a
+/// current token and <see cref="HttpResponseMessage.RequestMessage"/> never shows it.
 /// </para>
 /// <para>
 /// If no token can be had, the request is not sent: <see cref="OdcAuthenticationException"/> is thrown.
@@ -85,12 +87,25 @@ public sealed class BearerTokenHandler : DelegatingHandler
         }
 
         request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
-        var sending = base.SendAsync(request, cancellationToken);
+        Task<HttpResponseMessage> sending;
+        try
+        {
+            sending = base.SendAsync(request, cancellationToken);
+        }
+        catch
+        {
+            DetachToken(request);
+            throw;
+        }
 
         // An answer that is already there and is not a 401 is passed on as it is: no state machine, no allocation.
-        return sending.IsCompletedSuccessfully && sending.Result.StatusCode != HttpStatusCode.Unauthorized
-            ? sending
-            : AwaitAnswerAsync(sending, request, token, cancellationToken);
+        if (sending.IsCompletedSuccessfully && sending.Result.StatusCode != HttpStatusCode.Unauthorized)
+        {
+            DetachToken(request);
+            return sending;
+        }
+
+        return AwaitAnswerAsync(sending, request, token, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -132,24 +147,46 @@ public sealed class BearerTokenHandler : DelegatingHandler
     private async Task<HttpResponseMessage> AwaitAnswerAsync(
         Task<HttpResponseMessage> sending, HttpRequestMessage request, OdcAccessToken token, CancellationToken cancellationToken)
     {
-        var response = await sending.ConfigureAwait(false);
-        return response.StatusCode == HttpStatusCode.Unauthorized
-            ? await RetryUnauthorizedAsync(request, token, response, async: true, cancellationToken).ConfigureAwait(false)
-            : response;
+        try
+        {
+            var response = await sending.ConfigureAwait(false);
+            return response.StatusCode == HttpStatusCode.Unauthorized
+                ? await RetryUnauthorizedAsync(request, token, response, async: true, cancellationToken).ConfigureAwait(false)
+                : response;
+        }
+        finally
+        {
+            DetachToken(request);
+        }
     }
 
     private async ValueTask<HttpResponseMessage> SendWithTokenAsync(
         HttpRequestMessage request, OdcAccessToken? token, bool async, CancellationToken cancellationToken)
     {
-        token ??= await GetTokenAsync(async, cancellationToken).ConfigureAwait(false);
-        request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
-        var response = async
-            ? await base.SendAsync(request, cancellationToken).ConfigureAwait(false)
-            : base.Send(request, cancellationToken);
-        return response.StatusCode == HttpStatusCode.Unauthorized
-            ? await RetryUnauthorizedAsync(request, token, response, async, cancellationToken).ConfigureAwait(false)
-            : response;
+        try
+        {
+            token ??= await GetTokenAsync(async, cancellationToken).ConfigureAwait(false);
+            request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
+            var response = async
+                ? await base.SendAsync(request, cancellationToken).ConfigureAwait(false)
+                : base.Send(request, cancellationToken);
+            return response.StatusCode == HttpStatusCode.Unauthorized
+                ? await RetryUnauthorizedAsync(request, token, response, async, cancellationToken).ConfigureAwait(false)
+                : response;
+        }
+        finally
+        {
+            DetachToken(request);
+        }
     }
+
+    /// <summary>
+    /// The token is on the request only while it is being sent. Afterwards an outer retry handler that
+    /// resends the same message gets a current token instead of the one it saw (which would otherwise look
+    /// like a caller's own header), and <see cref="HttpResponseMessage.RequestMessage"/>, which applications
+    /// log, does not carry it.
+    /// </summary>
+    private static void DetachToken(HttpRequestMessage request) => request.Headers.Remove(AuthorizationHeader);
 
     /// <summary>Sends the request once more with a fresh token, or explains why not and returns the 401.</summary>
     private async ValueTask<HttpResponseMessage> RetryUnauthorizedAsync(

@@ -25,6 +25,8 @@ public sealed class BearerTokenHandlerTests
         Assert.Equal(1, _server.DiscoveryRequests);
         Assert.Equal(1, _server.TokenRequests);
         Assert.Equal(5, _server.ApiRequests);
+        using var last = await client.GetAsync("users");
+        Assert.False(last.RequestMessage!.Headers.Contains("Authorization"), "the token must not stay on the request once it is answered");
         Assert.All(_server.Requests.Where(r => r.Uri.AbsolutePath.StartsWith("/api/", StringComparison.Ordinal)),
             r => Assert.Equal("Bearer token-1", r.Authorization));
     }

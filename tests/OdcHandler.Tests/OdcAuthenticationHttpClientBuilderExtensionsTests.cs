@@ -124,4 +124,53 @@ public sealed class OdcAuthenticationHttpClientBuilderExtensionsTests
             _ => true,
         });
     }
+
+    [Fact]
+    public async Task OuterRetryHandler_EveryAttemptCarriesACurrentTokenAndSeesNoneItself()
+    {
+        var seenByOuter = new List<string?>();
+        var apiCalls = 0;
+        _server.ApiResponder = request => Task.FromResult(FakeIdentityServer.Json(
+            Interlocked.Increment(ref apiCalls) == 1 ? HttpStatusCode.ServiceUnavailable : HttpStatusCode.OK, "{}"));
+        using var services = OdcTestHost.Build(_server, services: collection =>
+            collection.AddHttpClient(OdcTestHost.ClientName).AddHttpMessageHandler(() => new RetryOnceHandler(seenByOuter)));
+
+        using var response = await services.Client().GetAsync("users");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["Bearer token-1", "Bearer token-1"], _server.Requests.Where(r => r.Uri.AbsolutePath == "/api/users").Select(r => r.Authorization));
+        Assert.Equal([null, null], seenByOuter);
+    }
+
+    [Fact]
+    public async Task BearerTokenHandler_ComposedByHand_UsesTheRegisteredOptionsAndCache()
+    {
+        using var services = OdcTestHost.Build(_server);
+        using var handler = ActivatorUtilities.CreateInstance<BearerTokenHandler>(services, OdcTestHost.ClientName);
+        handler.InnerHandler = _server.CreateHandler();
+        using var client = new HttpClient(handler);
+
+        using var response = await client.GetAsync(new Uri("https://myorg.outsystems.dev/api/users"));
+        (await services.Client().GetAsync("users")).Dispose();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, _server.TokenRequests);
+    }
+
+    private sealed class RetryOnceHandler(List<string?> seen) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            seen.Add(request.Headers.Authorization?.ToString());
+            var response = await base.SendAsync(request, cancellationToken);
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
+            {
+                return response;
+            }
+
+            response.Dispose();
+            seen.Add(request.Headers.Authorization?.ToString());
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
 }

@@ -77,6 +77,14 @@ public sealed class FakeIdentityServer
 
     private async Task<HttpResponseMessage> HandleAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        // Real handlers link the answer to its request; so does the fake.
+        var response = await RespondAsync(request, cancellationToken);
+        response.RequestMessage ??= request;
+        return response;
+    }
+
+    private async Task<HttpResponseMessage> RespondAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
         string? body = null;
         if (request.Content is not null)
         {
