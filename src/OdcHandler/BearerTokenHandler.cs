@@ -34,6 +34,7 @@ public sealed class BearerTokenHandler : DelegatingHandler
     private readonly ITokenSource _tokens;
     private readonly OdcEndpoints _endpoints;
     private readonly ILogger _logger;
+    private readonly OdcTelemetry? _telemetry;
 
     /// <summary>Creates a handler for one named ODC client.</summary>
     /// <param name="tokenProvider">Where tokens come from; the one <c>AddOdcAuthentication</c> registers shares its cache.</param>
@@ -57,6 +58,7 @@ public sealed class BearerTokenHandler : DelegatingHandler
             var manager = own.GetManager(clientName);
             _tokens = manager;
             _endpoints = manager.Settings.Endpoints;
+            _telemetry = manager.Telemetry;
         }
         else
         {
@@ -65,11 +67,12 @@ public sealed class BearerTokenHandler : DelegatingHandler
         }
     }
 
-    internal BearerTokenHandler(ITokenSource tokens, OdcEndpoints endpoints, ILogger logger)
+    internal BearerTokenHandler(ITokenSource tokens, OdcEndpoints endpoints, ILogger logger, OdcTelemetry? telemetry)
     {
         _tokens = tokens;
         _endpoints = endpoints;
         _logger = logger;
+        _telemetry = telemetry;
     }
 
     /// <inheritdoc />
@@ -212,6 +215,7 @@ public sealed class BearerTokenHandler : DelegatingHandler
 
         unauthorized.Dispose();
         _logger.UnauthorizedRetry(request.Method, host);
+        _telemetry?.UnauthorizedRetries.Add(1, new KeyValuePair<string, object?>("server.address", request.RequestUri.Host));
         var fresh = await GetTokenAsync(async, cancellationToken).ConfigureAwait(false);
         request.Headers.Remove(AuthorizationHeader);
         request.Headers.TryAddWithoutValidation(AuthorizationHeader, fresh.AuthorizationHeaderValue);

@@ -11,6 +11,17 @@ public static class OdcAuthenticationDefaults
     /// <remarks>Its primary handler is told not to follow redirects, so the secret is never re-posted elsewhere.</remarks>
     public const string BackchannelHttpClientName = "OdcHandler.Backchannel";
 
+    /// <summary>
+    /// The name of the options of the backchannel's standard resilience pipeline. Tune its retries and
+    /// timeouts with <c>services.Configure&lt;HttpStandardResilienceOptions&gt;(OdcAuthenticationDefaults.BackchannelResiliencePipelineName, o =&gt; …)</c>.
+    /// </summary>
+    /// <remarks>
+    /// By default: 3 retries of transient failures (network errors, 408, 429, 5xx) with exponential back-off
+    /// from 1 s and jitter, honouring <c>Retry-After</c> up to 10 s; 10 s per attempt; and per client
+    /// <see cref="OdcAuthenticationOptions.BackchannelTimeout"/> (30 s) for the whole call.
+    /// </remarks>
+    public const string BackchannelResiliencePipelineName = BackchannelHttpClientName + "-standard";
+
     /// <summary>The discovery document's path under the portal domain.</summary>
     public const string DiscoveryPath = "/identity/.well-known/openid-configuration";
 

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -57,6 +59,10 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
     {
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<OdcTelemetry>();
+        services.TryAddSingleton(JitterSource.Shared);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OdcTokenWarmUpService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OdcAuthenticationOptions>, OdcAuthenticationOptionsValidator>());
         services.TryAddSingleton<DiscoveryDocumentCache>();
         services.TryAddSingleton<TokenEndpointClient>();
@@ -68,7 +74,8 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
         {
             services.AddSingleton<BackchannelMarker>();
             services.AddHttpClient(OdcAuthenticationDefaults.BackchannelHttpClientName)
-                .ConfigurePrimaryHttpMessageHandler(static (primary, _) => RefuseRedirects(primary));
+                .ConfigurePrimaryHttpMessageHandler(static (primary, _) => RefuseRedirects(primary))
+                .AddStandardResilienceHandler(ConfigureBackchannelResilience);
         }
 
         var registration = new OdcClientRegistration(builder.Name);
@@ -89,6 +96,23 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
         });
 
         return builder;
+    }
+
+    /// <summary>
+    /// Identity calls are few and a caller waits on them: a few quick retries of transient failures
+    /// (network errors, 408, 429, 5xx; Retry-After honoured up to the cap), each attempt bounded.
+    /// 4xx OAuth errors such as invalid_client are not transient and are never retried. The total is
+    /// bounded again per client by <see cref="OdcAuthenticationOptions.BackchannelTimeout"/>.
+    /// </summary>
+    private static void ConfigureBackchannelResilience(HttpStandardResilienceOptions options)
+    {
+        options.Retry.MaxRetryAttempts = 3;
+        options.Retry.BackoffType = Polly.DelayBackoffType.Exponential;
+        options.Retry.UseJitter = true;
+        options.Retry.Delay = TimeSpan.FromSeconds(1);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(10);
+        options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(10);
+        options.TotalRequestTimeout.Timeout = TimeSpan.FromMinutes(1);
     }
 
     /// <summary>A 307/308 from the token endpoint would otherwise re-post the client secret to wherever it points.</summary>

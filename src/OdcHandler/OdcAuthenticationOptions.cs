@@ -52,6 +52,31 @@ public sealed class OdcAuthenticationOptions
     /// </remarks>
     public TimeSpan RefreshBeforeExpiry { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// The range of a random offset that moves each background refresh earlier, so that many instances
+    /// of an application started together do not all refresh in the same second.
+    /// </summary>
+    /// <remarks>
+    /// By default, this is 2 minutes: a 12-hour token is refreshed between 5 and 7 minutes before it
+    /// expires. For short-lived tokens the offset is at most a quarter of the lifetime. Zero turns it off.
+    /// Must be between zero and one hour.
+    /// </remarks>
+    public TimeSpan RefreshJitter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Whether the token is acquired in the background when the host starts, so the first request does
+    /// not wait for it. A failure is logged, not fatal.
+    /// </summary>
+    /// <remarks>By default, this is <see langword="false"/>. Needs a host (<c>IHost</c>) to run hosted services.</remarks>
+    public bool WarmUpOnStart { get; set; }
+
+    /// <summary>
+    /// Whether the host must not start unless a token can be acquired: the start waits for it and fails
+    /// with the <see cref="OdcAuthenticationException"/> if there is none.
+    /// </summary>
+    /// <remarks>By default, this is <see langword="false"/>. Implies <see cref="WarmUpOnStart"/>.</remarks>
+    public bool RequireTokenOnStart { get; set; }
+
     /// <summary>How long the discovery document is cached.</summary>
     /// <remarks>By default, this is 24 hours. Must be between one second and 30 days.</remarks>
     public TimeSpan DiscoveryCacheDuration { get; set; } = TimeSpan.FromHours(24);

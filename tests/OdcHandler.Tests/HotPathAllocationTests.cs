@@ -23,7 +23,7 @@ public sealed class HotPathAllocationTests
 
         var answer = Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK));
         var terminal = new FakeHttpMessageHandler((_, _) => answer);
-        using var ours = new HttpMessageInvoker(new BearerTokenHandler(manager, manager.Settings.Endpoints, NullLogger.Instance) { InnerHandler = terminal });
+        using var ours = new HttpMessageInvoker(new BearerTokenHandler(manager, manager.Settings.Endpoints, NullLogger.Instance, manager.Telemetry) { InnerHandler = terminal });
         using var constant = new HttpMessageInvoker(new ConstantHeaderHandler { InnerHandler = terminal });
         using var request = new HttpRequestMessage(HttpMethod.Get, "https://myorg.outsystems.dev/api/users");
 

@@ -1,10 +1,15 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Net;
+using Polly;
+using Polly.CircuitBreaker;
 
 namespace OdcHandler.Internal;
 
 /// <summary>
-/// Sends one request to the identity service through the backchannel HttpClient, bounded in time,
-/// refusing redirects, and turning every transport failure into an <see cref="OdcAuthenticationException"/>.
+/// Sends one request to the identity service through the backchannel HttpClient (whose resilience
+/// pipeline retries transient failures), bounded in total time, refusing redirects, traced as a span,
+/// and turning every transport failure into an <see cref="OdcAuthenticationException"/>.
 /// </summary>
 internal static class Backchannel
 {
@@ -14,9 +19,50 @@ internal static class Backchannel
         HttpRequestMessage request,
         OdcClientSettings settings,
         string what,
+        string activityName,
         CancellationToken cancellationToken)
     {
         var target = request.RequestUri!;
+        using var activity = OdcTelemetry.ActivitySource.StartActivity(activityName, ActivityKind.Client);
+        if (activity is not null)
+        {
+            activity.SetTag("http.request.method", request.Method.Method);
+            activity.SetTag("server.address", target.Host);
+            activity.SetTag("server.port", target.Port);
+            activity.SetTag("url.full", target.GetLeftPart(UriPartial.Path));
+            activity.SetTag("odc.client.id", settings.ClientId);
+        }
+
+        try
+        {
+            var response = await SendCoreAsync(httpClientFactory, timeProvider, request, settings, what, cancellationToken).ConfigureAwait(false);
+            activity?.SetTag("http.response.status_code", (int)response.StatusCode);
+            if (!response.IsSuccessStatusCode)
+            {
+                activity?.SetStatus(ActivityStatusCode.Error);
+                activity?.SetTag("error.type", ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture));
+            }
+
+            return response;
+        }
+        catch (OdcAuthenticationException exception)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error);
+            activity?.SetTag("error.type", OdcTelemetry.ErrorType(exception));
+            throw;
+        }
+    }
+
+    private static async Task<HttpResponseMessage> SendCoreAsync(
+        IHttpClientFactory httpClientFactory,
+        TimeProvider timeProvider,
+        HttpRequestMessage request,
+        OdcClientSettings settings,
+        string what,
+        CancellationToken cancellationToken)
+    {
+        var target = request.RequestUri!;
+        var where = target.GetLeftPart(UriPartial.Path);
         var timeout = settings.Options.BackchannelTimeout;
         using var timeoutSource = new CancellationTokenSource(timeout, timeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
@@ -29,11 +75,19 @@ internal static class Backchannel
         }
         catch (OperationCanceledException exception) when (timeoutSource.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new OdcAuthenticationException($"The {what} at {target.GetLeftPart(UriPartial.Path)} did not answer within {timeout.TotalSeconds:0.#} s (BackchannelTimeout).", exception);
+            throw new OdcAuthenticationException($"The {what} at {where} did not answer within {timeout.TotalSeconds:0.#} s (BackchannelTimeout), retries included.", exception);
+        }
+        catch (BrokenCircuitException exception)
+        {
+            throw new OdcAuthenticationException($"The {what} at {where} was not called: it failed too often recently, so the backchannel's circuit breaker is open for a while.", exception);
+        }
+        catch (ExecutionRejectedException exception)
+        {
+            throw new OdcAuthenticationException($"The {what} at {where} did not answer in time on any attempt ({exception.GetType().Name}).", exception);
         }
         catch (HttpRequestException exception)
         {
-            throw new OdcAuthenticationException($"The {what} at {target.GetLeftPart(UriPartial.Path)} could not be reached: {exception.Message}", null, null, exception.StatusCode, exception);
+            throw new OdcAuthenticationException($"The {what} at {where} could not be reached: {exception.Message}", null, null, exception.StatusCode, exception);
         }
 
         if (BackchannelResponse.IsRedirect(response.StatusCode))
@@ -41,7 +95,7 @@ internal static class Backchannel
             var status = response.StatusCode;
             response.Dispose();
             throw new OdcAuthenticationException(
-                $"The {what} at {target.GetLeftPart(UriPartial.Path)} answered with a redirect (HTTP {(int)status}); identity requests are never redirected, so nothing was sent to another address. Check PortalDomain (or DiscoveryEndpoint).",
+                $"The {what} at {where} answered with a redirect (HTTP {(int)status}); identity requests are never redirected, so nothing was sent to another address. Check PortalDomain (or DiscoveryEndpoint).",
                 error: null, errorDescription: null, status);
         }
 

@@ -83,7 +83,7 @@ internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactor
         var discovery = settings.Endpoints.Discovery;
         using var request = new HttpRequestMessage(HttpMethod.Get, discovery);
         request.Headers.Accept.ParseAdd("application/json");
-        using var response = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, cancellationToken).ConfigureAwait(false);
+        using var response = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, "odc.discovery", cancellationToken).ConfigureAwait(false);
 
         if (!response.IsSuccessStatusCode)
         {

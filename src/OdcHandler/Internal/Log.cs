@@ -42,4 +42,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 9, EventName = "TokenNotAttached", Level = LogLevel.Trace,
         Message = "No access token attached to a request to {Host}: it is not the portal or an additional API host over https (or loopback).")]
     public static partial void TokenNotAttached(this ILogger logger, string host);
+
+    [LoggerMessage(EventId = 10, EventName = "WarmUpFailed", Level = LogLevel.Warning,
+        Message = "Acquiring the access token for HttpClient '{ClientName}' at start failed; the first request will try again. {Reason}")]
+    public static partial void WarmUpFailed(this ILogger logger, string clientName, string reason);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -20,6 +21,8 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
     private readonly DiscoveryDocumentCache _discovery;
     private readonly TokenEndpointClient _tokenClient;
     private readonly TimeProvider _timeProvider;
+    private readonly OdcTelemetry _telemetry;
+    private readonly JitterSource _jitter;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ConcurrentDictionary<TokenCacheKey, OdcTokenManager> _managers = new();
     private readonly ConcurrentDictionary<string, (OdcAuthenticationOptions Options, OdcTokenManager Manager)> _byName = new(StringComparer.Ordinal);
@@ -31,6 +34,8 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         DiscoveryDocumentCache discovery,
         TokenEndpointClient tokenClient,
         TimeProvider timeProvider,
+        OdcTelemetry telemetry,
+        JitterSource jitter,
         ILoggerFactory loggerFactory)
     {
         _optionsMonitor = optionsMonitor;
@@ -38,8 +43,15 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         _discovery = discovery;
         _tokenClient = tokenClient;
         _timeProvider = timeProvider;
+        _telemetry = telemetry;
+        _jitter = jitter;
         _loggerFactory = loggerFactory;
+        telemetry.Meter.CreateObservableGauge(
+            "odc.token.time_to_expiry", ObserveTimeToExpiry, "s", "Seconds until the cached token of each client expires (negative once expired).");
     }
+
+    /// <summary>The names of the clients AddOdcAuthentication was called on.</summary>
+    public IReadOnlyCollection<string> ClientNames => _registeredNames;
 
     public ValueTask<OdcAccessToken> GetTokenAsync(string clientName, CancellationToken cancellationToken = default) =>
         GetManager(clientName).GetAsync(cancellationToken);
@@ -70,7 +82,7 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         {
             var settings = new OdcClientSettings(clientName, options);
             var manager = _managers.GetOrAdd(settings.CacheKey, _ => new OdcTokenManager(
-                settings, _discovery, _tokenClient, _timeProvider, _loggerFactory.CreateLogger<OdcTokenManager>()));
+                settings, _discovery, _tokenClient, _timeProvider, _telemetry, _jitter, _loggerFactory.CreateLogger<OdcTokenManager>()));
             _byName[clientName] = (options, manager);
             return manager;
         }
@@ -79,7 +91,19 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
     public BearerTokenHandler CreateHandler(string clientName)
     {
         var manager = GetManager(clientName);
-        return new BearerTokenHandler(manager, manager.Settings.Endpoints, _loggerFactory.CreateLogger<BearerTokenHandler>());
+        return new BearerTokenHandler(manager, manager.Settings.Endpoints, _loggerFactory.CreateLogger<BearerTokenHandler>(), _telemetry);
+    }
+
+    private IEnumerable<Measurement<double>> ObserveTimeToExpiry()
+    {
+        var now = _timeProvider.GetUtcNow();
+        foreach (var manager in _managers.Values)
+        {
+            if (manager.Current is { } token)
+            {
+                yield return new Measurement<double>((token.ExpiresAt - now).TotalSeconds, new KeyValuePair<string, object?>("odc.client.id", manager.Settings.ClientId));
+            }
+        }
     }
 
     public void Dispose()

@@ -26,6 +26,7 @@ internal sealed class OdcAuthenticationOptionsValidator : IValidateOptions<OdcAu
 
         CheckRange(errors, nameof(options.RefreshBeforeExpiry), options.RefreshBeforeExpiry, TimeSpan.Zero, TimeSpan.FromDays(1));
         CheckRange(errors, nameof(options.DiscoveryCacheDuration), options.DiscoveryCacheDuration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
+        CheckRange(errors, nameof(options.RefreshJitter), options.RefreshJitter, TimeSpan.Zero, TimeSpan.FromHours(1));
         CheckRange(errors, nameof(options.FailureCooldown), options.FailureCooldown, TimeSpan.Zero, TimeSpan.FromMinutes(5));
         CheckRange(errors, nameof(options.BackchannelTimeout), options.BackchannelTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 
@@ -11,8 +12,9 @@ namespace OdcHandler.Internal;
 /// expired token makes a caller wait, and all waiting callers share one fetch, which runs on its own
 /// cancellation so one caller giving up never cancels the others. Inside the refresh window the current
 /// token keeps being served while one background fetch replaces it; if that fails, the old token is kept
-/// until it really expires. After a failure with nothing usable cached, callers get the same exception
-/// for <see cref="OdcAuthenticationOptions.FailureCooldown"/> instead of calling the identity service again.
+/// until it really expires and the refresh is retried with back-off. After a failure with nothing usable
+/// cached, callers get the same exception for <see cref="OdcAuthenticationOptions.FailureCooldown"/>
+/// instead of calling the identity service again.
 /// </remarks>
 internal sealed class OdcTokenManager : ITokenSource, IDisposable
 {
@@ -22,14 +24,18 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     private readonly DiscoveryDocumentCache _discovery;
     private readonly TokenEndpointClient _tokenClient;
     private readonly TimeProvider _timeProvider;
+    private readonly OdcTelemetry _telemetry;
+    private readonly JitterSource _jitter;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly object _gate = new();
 
     private volatile OdcAccessToken? _current;
-    private Task<OdcAccessToken>? _pending;
+    private volatile Task<OdcAccessToken>? _pending;
+    private ActivityContext _pendingActivity;
     private OdcAuthenticationException? _failure;
     private DateTimeOffset _failureUntil;
+    private OdcAuthenticationException? _refreshFailure;
     private DateTimeOffset _nextBackgroundAttempt;
     private int _backgroundFailures;
     private int _disposed;
@@ -39,23 +45,25 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         DiscoveryDocumentCache discovery,
         TokenEndpointClient tokenClient,
         TimeProvider timeProvider,
+        OdcTelemetry telemetry,
+        JitterSource jitter,
         ILogger logger)
     {
         _settings = settings;
         _discovery = discovery;
         _tokenClient = tokenClient;
         _timeProvider = timeProvider;
+        _telemetry = telemetry;
+        _jitter = jitter;
         _logger = logger;
     }
 
     public OdcClientSettings Settings => _settings;
 
-    /// <summary>The fetch in flight, or a completed task; lets callers (and tests) wait for a background refresh to settle.</summary>
-    internal Task WhenFetchSettled()
-    {
-        var pending = _pending;
-        return pending is null ? Task.CompletedTask : pending.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
+    public OdcTelemetry Telemetry => _telemetry;
+
+    /// <summary>The cached token, valid or not; for observers such as the time-to-expiry gauge.</summary>
+    public OdcAccessToken? Current => _current;
 
     public bool TryGetUsable([NotNullWhen(true)] out OdcAccessToken? token)
     {
@@ -65,6 +73,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             var now = _timeProvider.GetUtcNow();
             if (now < current.RefreshAt)
             {
+                _telemetry.CacheLookup(_settings.ClientId, hit: true);
                 token = current;
                 return true;
             }
@@ -72,6 +81,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             if (now < current.ExpiresAt)
             {
                 StartBackgroundRefresh(current, now);
+                _telemetry.CacheLookup(_settings.ClientId, hit: true);
                 token = current;
                 return true;
             }
@@ -88,6 +98,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             return new ValueTask<OdcAccessToken>(token);
         }
 
+        _telemetry.CacheLookup(_settings.ClientId, hit: false);
         var fetch = JoinOrStartFetch();
         return new ValueTask<OdcAccessToken>(fetch.IsCompleted ? fetch : fetch.WaitAsync(cancellationToken));
     }
@@ -106,6 +117,31 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         }
 
         _logger.TokenInvalidated(_settings.ClientId);
+    }
+
+    /// <summary>The fetch in flight, or a completed task; lets callers (and tests) wait for a background refresh to settle.</summary>
+    internal Task WhenFetchSettled()
+    {
+        var pending = _pending;
+        return pending is null ? Task.CompletedTask : pending.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    public TokenHealth GetHealth()
+    {
+        lock (_gate)
+        {
+            var now = _timeProvider.GetUtcNow();
+            if (_current is { } current && !current.IsExpired(now))
+            {
+                return _refreshFailure is { } refreshFailure
+                    ? new TokenHealth(TokenHealthState.ServingOldToken, current.ExpiresAt, refreshFailure)
+                    : new TokenHealth(TokenHealthState.Valid, current.ExpiresAt, null);
+            }
+
+            return _failure is { } failure && now < _failureUntil
+                ? new TokenHealth(TokenHealthState.Failing, null, failure)
+                : new TokenHealth(TokenHealthState.Unknown, null, null);
+        }
     }
 
     public void Dispose()
@@ -130,6 +166,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
             if (_pending is { } pending)
             {
+                LinkWaiterToFetch(_pendingActivity);
                 return pending;
             }
 
@@ -142,7 +179,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             _pending = owner.Task;
         }
 
-        _ = FetchAsync(owner);
+        _ = FetchAsync(owner, background: false);
         return owner.Task;
     }
 
@@ -167,13 +204,31 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
         _logger.BackgroundRefreshStarted(_settings.ClientId, current.ExpiresAt);
 
-        // Off the request's thread: the request that noticed the refresh window must not pay for the fetch.
-        _ = Task.Run(() => FetchAsync(owner));
+        // Off the request's thread, and outside its trace: the request that noticed the refresh window
+        // neither pays for the fetch nor becomes its parent (the fetch's span links to it instead).
+        var trigger = Activity.Current?.Context ?? default;
+        _ = Task.Run(() =>
+        {
+            Activity.Current = null;
+            return FetchAsync(owner, background: true, trigger);
+        });
     }
 
     /// <summary>Runs one fetch to completion and settles <paramref name="owner"/>; never throws.</summary>
-    private async Task FetchAsync(TaskCompletionSource<OdcAccessToken> owner)
+    private async Task FetchAsync(TaskCompletionSource<OdcAccessToken> owner, bool background, ActivityContext trigger = default)
     {
+        var started = _timeProvider.GetTimestamp();
+        using var activity = OdcTelemetry.ActivitySource.StartActivity(
+            "odc.token.acquire",
+            ActivityKind.Internal,
+            parentContext: default,
+            tags: [new("odc.client.id", _settings.ClientId), new("odc.token.refresh", background)],
+            links: trigger == default ? null : [new ActivityLink(trigger)]);
+        lock (_gate)
+        {
+            _pendingActivity = activity?.Context ?? default;
+        }
+
         try
         {
             var token = await AcquireAsync(_shutdown.Token).ConfigureAwait(false);
@@ -182,16 +237,21 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
                 _current = token;
                 _pending = null;
                 _failure = null;
+                _refreshFailure = null;
                 _backgroundFailures = 0;
                 _nextBackgroundAttempt = default;
             }
 
+            _telemetry.Acquired(_settings.ClientId, _timeProvider.GetElapsedTime(started), failure: null);
             owner.SetResult(token);
         }
         catch (Exception exception)
         {
             var failure = exception as OdcAuthenticationException
                 ?? new OdcAuthenticationException($"Acquiring an access token for client id '{_settings.ClientId}' failed unexpectedly ({exception.GetType().Name}).", exception);
+            activity?.SetStatus(ActivityStatusCode.Error, failure.Error ?? "token acquisition failed");
+            activity?.SetTag("error.type", OdcTelemetry.ErrorType(failure));
+            _telemetry.Acquired(_settings.ClientId, _timeProvider.GetElapsedTime(started), failure);
             RecordFailure(failure);
             owner.SetException(failure);
 
@@ -212,6 +272,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             if (stillValid is not null)
             {
                 _backgroundFailures++;
+                _refreshFailure = failure;
                 var delay = TimeSpan.FromTicks(Math.Min(
                     _settings.Options.FailureCooldown.Ticks * (1L << Math.Min(_backgroundFailures - 1, 16)),
                     s_maxBackgroundRetryDelay.Ticks));
@@ -226,6 +287,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
         if (stillValid is not null)
         {
+            _telemetry.RefreshFailures.Add(1, new KeyValuePair<string, object?>("odc.client.id", _settings.ClientId), new KeyValuePair<string, object?>("error.type", OdcTelemetry.ErrorType(failure)));
             _logger.BackgroundRefreshFailed(_settings.ClientId, stillValid.ExpiresAt, until, failure.Message);
         }
         else
@@ -252,9 +314,34 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
         // Measured from before the request was sent, so the token is never thought to live longer than it does.
         var expiresAt = requestedAt + response.Lifetime;
-        var refreshBefore = TimeSpan.FromTicks(Math.Min(_settings.Options.RefreshBeforeExpiry.Ticks, response.Lifetime.Ticks / 2));
-        var token = new OdcAccessToken(response.AccessToken, expiresAt, expiresAt - refreshBefore);
+        var token = new OdcAccessToken(response.AccessToken, expiresAt, expiresAt - RefreshLead(response.Lifetime));
         _logger.TokenAcquired(_settings.ClientId, response.Lifetime, token.RefreshAt, expiresAt);
         return token;
+    }
+
+    /// <summary>
+    /// How long before expiry the refresh starts: <see cref="OdcAuthenticationOptions.RefreshBeforeExpiry"/>
+    /// (at most half the lifetime), plus a random share of <see cref="OdcAuthenticationOptions.RefreshJitter"/>
+    /// (at most a quarter of the lifetime) so that a fleet of instances does not refresh in the same second.
+    /// The jitter only ever makes the refresh earlier.
+    /// </summary>
+    private TimeSpan RefreshLead(TimeSpan lifetime)
+    {
+        var before = Math.Min(_settings.Options.RefreshBeforeExpiry.Ticks, lifetime.Ticks / 2);
+        var jitterRange = Math.Min(_settings.Options.RefreshJitter.Ticks, lifetime.Ticks / 4);
+        return TimeSpan.FromTicks(before + (long)(jitterRange * _jitter.NextFraction()));
+    }
+
+    /// <summary>A caller that waits for a fetch another caller started records the link to its span.</summary>
+    private static void LinkWaiterToFetch(ActivityContext fetch)
+    {
+#if NET9_0_OR_GREATER
+        if (fetch != default && Activity.Current is { } waiting)
+        {
+            waiting.AddLink(new ActivityLink(fetch));
+        }
+#else
+        _ = fetch;
+#endif
     }
 }

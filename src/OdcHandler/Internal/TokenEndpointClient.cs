@@ -36,7 +36,7 @@ internal sealed class TokenEndpointClient(IHttpClientFactory httpClientFactory, 
 
         request.Content = new FormUrlEncodedContent(form);
 
-        using var response = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, cancellationToken).ConfigureAwait(false);
+        using var response = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, "odc.token_request", cancellationToken).ConfigureAwait(false);
         var body = await BackchannelResponse.ReadBoundedAsync(response, MaxResponseBytes, What, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {

@@ -46,6 +46,9 @@ public sealed class FakeIdentityServer
 
     public ConcurrentDictionary<string, bool> ValidTokens { get; } = new();
 
+    /// <summary>The fake time at which each token request arrived.</summary>
+    public ConcurrentQueue<DateTimeOffset> TokenRequestTimes { get; } = new();
+
     /// <summary>When set, answers token requests instead of the default issuer.</summary>
     public Func<HttpRequestMessage, HttpResponseMessage>? TokenResponder { get; set; }
 
@@ -117,6 +120,7 @@ public sealed class FakeIdentityServer
         if (request.Method == HttpMethod.Post && request.RequestUri == TokenEndpoint)
         {
             Interlocked.Increment(ref _tokenRequests);
+            TokenRequestTimes.Enqueue(Time.GetUtcNow());
             TokenRequestArrived.Release();
             if (TokenGate is { } gate)
             {

@@ -27,8 +27,8 @@ public sealed class TokenEndpointClientTests
         { 200, """{"access_token":"abc","expires_in":1000000000000,"token_type":"Bearer"}""", "\"expires_in\" (1000000000000)" },
         { 200, """{"access_token":"abc","expires_in":1.5,"token_type":"Bearer"}""", "\"expires_in\" (1.5)" },
         { 200, """{"access_token":"abc\r\nX-Evil: 1","expires_in":60,"token_type":"Bearer"}""", "cannot be sent in an HTTP header" },
-        { 503, "<html>Service Unavailable</html>", "HTTP 503" },
-        { 500, "", "HTTP 500 Internal Server Error with an empty body" },
+        { 400, "<html>Bad Request</html>", "HTTP 400 Bad Request with a body that is not an OAuth error (application/json, 24 bytes, looks like an HTML page)" },
+        { 403, "", "HTTP 403 Forbidden with an empty body" },
         { 400, """{"error":"unauthorized_client","error_description":"Client not allowed"}""", "unauthorized_client: Client not allowed" },
         { 302, "", "redirect (HTTP 302)" },
     };

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// The meter and activity source named <c>OdcHandler</c>, and every instrument on them. Tags carry the
+/// client id, outcomes and error codes; never a secret or a token.
+/// </summary>
+/// <remarks>
+/// The meter comes from <see cref="IMeterFactory"/>, so each service provider (each test) has its own.
+/// Instruments cost a field read when nobody listens, which keeps them off the hot path's budget.
+/// </remarks>
+internal sealed class OdcTelemetry
+{
+    public const string Name = "OdcHandler";
+
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    public OdcTelemetry(IMeterFactory meterFactory)
+    {
+        Meter = meterFactory.Create(Name);
+        TokenAcquisitions = Meter.CreateCounter<long>(
+            "odc.token.acquisitions", "{acquisition}", "Token acquisitions from the identity service, by outcome.");
+        AcquisitionDuration = Meter.CreateHistogram<double>(
+            "odc.token.acquisition.duration", "s", "Time to acquire a token: discovery (when not cached) and the token request, with retries.");
+        CacheLookups = Meter.CreateCounter<long>(
+            "odc.token.cache.lookups", "{lookup}", "Requests that found a usable token cached (hit) or had to wait for one (miss).");
+        UnauthorizedRetries = Meter.CreateCounter<long>(
+            "odc.request.unauthorized_retries", "{request}", "API requests answered 401 and sent again with a fresh token.");
+        RefreshFailures = Meter.CreateCounter<long>(
+            "odc.token.refresh.failures", "{failure}", "Background refreshes that failed while the current token was still valid.");
+    }
+
+    public Meter Meter { get; }
+
+    public Counter<long> TokenAcquisitions { get; }
+
+    public Histogram<double> AcquisitionDuration { get; }
+
+    public Counter<long> CacheLookups { get; }
+
+    public Counter<long> UnauthorizedRetries { get; }
+
+    public Counter<long> RefreshFailures { get; }
+
+    public void CacheLookup(string clientId, bool hit)
+    {
+        if (CacheLookups.Enabled)
+        {
+            CacheLookups.Add(1, new("odc.client.id", clientId), new("odc.cache.result", hit ? "hit" : "miss"));
+        }
+    }
+
+    public void Acquired(string clientId, TimeSpan elapsed, OdcAuthenticationException? failure)
+    {
+        var outcome = new KeyValuePair<string, object?>("odc.outcome", failure is null ? "success" : "failure");
+        var client = new KeyValuePair<string, object?>("odc.client.id", clientId);
+        var error = new KeyValuePair<string, object?>("error.type", ErrorType(failure));
+        TokenAcquisitions.Add(1, client, outcome, error);
+        AcquisitionDuration.Record(elapsed.TotalSeconds, client, outcome, error);
+    }
+
+    /// <summary>The OAuth error code, else the HTTP status, else a fixed word: a bounded set, never free text.</summary>
+    public static string? ErrorType(OdcAuthenticationException? failure) => failure switch
+    {
+        null => null,
+        { Error: { } error } when error.Length <= 64 && error.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') => error,
+        { StatusCode: { } status } => ((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        { InnerException: OperationCanceledException or TimeoutException or Polly.Timeout.TimeoutRejectedException } => "timeout",
+        { InnerException: HttpRequestException } => "connection_error",
+        { InnerException: Polly.CircuitBreaker.BrokenCircuitException } => "circuit_open",
+        _ => "invalid_response",
+    };
+}
