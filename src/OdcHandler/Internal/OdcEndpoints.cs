@@ -73,7 +73,7 @@ internal sealed class OdcEndpoints
         var origins = new List<ApiOrigin>();
         if (portal is not null)
         {
-            origins.Add(new ApiOrigin(portal.Host, portal.Port));
+            origins.Add(ApiOrigin.Of(portal));
         }
 
         foreach (var entry in options.AdditionalApiHosts)
@@ -141,7 +141,7 @@ internal sealed class OdcEndpoints
             return false;
         }
 
-        origin = new ApiOrigin(uri.Host, uri.Port);
+        origin = ApiOrigin.Of(uri);
         return true;
     }
 }

@@ -30,7 +30,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly object _gate = new();
 
-    private volatile OdcAccessToken? _current;
+    private volatile TokenSlot? _slot;
     private volatile Task<OdcAccessToken>? _pending;
     private ActivityContext _pendingActivity;
     private OdcAuthenticationException? _failure;
@@ -63,26 +63,24 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     public OdcTelemetry Telemetry => _telemetry;
 
     /// <summary>The cached token, valid or not; for observers such as the time-to-expiry gauge.</summary>
-    public OdcAccessToken? Current => _current;
+    public OdcAccessToken? Current => _slot?.Token;
 
+    /// <summary>The hot path: no lock, no clock, no allocation; the slot's timer keeps its phase current.</summary>
     public bool TryGetUsable([NotNullWhen(true)] out OdcAccessToken? token)
     {
-        var current = _current;
-        if (current is not null)
+        var slot = _slot;
+        if (slot is not null)
         {
-            var now = _timeProvider.GetUtcNow();
-            if (now < current.RefreshAt)
+            var phase = slot.Phase;
+            if (phase != TokenSlot.Expired)
             {
-                _telemetry.CacheLookup(_settings.ClientId, hit: true);
-                token = current;
-                return true;
-            }
+                if (phase == TokenSlot.RefreshDue)
+                {
+                    StartBackgroundRefresh(slot);
+                }
 
-            if (now < current.ExpiresAt)
-            {
-                StartBackgroundRefresh(current, now);
                 _telemetry.CacheLookup(_settings.ClientId, hit: true);
-                token = current;
+                token = slot.Token;
                 return true;
             }
         }
@@ -107,13 +105,14 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     {
         lock (_gate)
         {
-            var current = _current;
-            if (current is null || (rejected is not null && !ReferenceEquals(current, rejected)))
+            var slot = _slot;
+            if (slot is null || (rejected is not null && !ReferenceEquals(slot.Token, rejected)))
             {
                 return;
             }
 
-            _current = null;
+            _slot = null;
+            slot.Dispose();
         }
 
         _logger.TokenInvalidated(_settings.ClientId);
@@ -131,7 +130,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         lock (_gate)
         {
             var now = _timeProvider.GetUtcNow();
-            if (_current is { } current && !current.IsExpired(now))
+            if (_slot?.Token is { } current && !current.IsExpired(now))
             {
                 return _refreshFailure is { } refreshFailure
                     ? new TokenHealth(TokenHealthState.ServingOldToken, current.ExpiresAt, refreshFailure)
@@ -150,6 +149,10 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         {
             _shutdown.Cancel();
             _shutdown.Dispose();
+            lock (_gate)
+            {
+                _slot?.Dispose();
+            }
         }
     }
 
@@ -159,7 +162,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         lock (_gate)
         {
             var now = _timeProvider.GetUtcNow();
-            if (_current is { } current && !current.IsExpired(now))
+            if (_slot?.Token is { } current && !current.IsExpired(now))
             {
                 return Task.FromResult(current);
             }
@@ -183,17 +186,18 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         return owner.Task;
     }
 
-    private void StartBackgroundRefresh(OdcAccessToken current, DateTimeOffset now)
+    private void StartBackgroundRefresh(TokenSlot slot)
     {
-        if (_pending is not null || now < _nextBackgroundAttempt)
+        if (_pending is not null)
         {
             return;
         }
 
+        var current = slot.Token;
         TaskCompletionSource<OdcAccessToken> owner;
         lock (_gate)
         {
-            if (_pending is not null || now < _nextBackgroundAttempt || !ReferenceEquals(_current, current))
+            if (_pending is not null || _timeProvider.GetUtcNow() < _nextBackgroundAttempt || !ReferenceEquals(_slot, slot))
             {
                 return;
             }
@@ -232,9 +236,11 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         try
         {
             var token = await AcquireAsync(_shutdown.Token).ConfigureAwait(false);
+            var slot = new TokenSlot(token, _timeProvider);
             lock (_gate)
             {
-                _current = token;
+                _slot?.Dispose();
+                _slot = slot;
                 _pending = null;
                 _failure = null;
                 _refreshFailure = null;
@@ -268,7 +274,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         lock (_gate)
         {
             _pending = null;
-            stillValid = _current is { } current && !current.IsExpired(now) ? current : null;
+            stillValid = _slot?.Token is { } current && !current.IsExpired(now) ? current : null;
             if (stillValid is not null)
             {
                 _backgroundFailures++;

@@ -54,6 +54,15 @@ public sealed class OdcEndpointsTests
         Assert.Equal(expected, Create("http://127.0.0.1:5000").MayReceiveToken(new Uri(address)));
     }
 
+    [Theory]
+    [InlineData("http://[::1]:5000/api", true)]
+    [InlineData("http://[::2]:5000/api", false)]
+    [InlineData("http://127.0.0.1:5000/api", false)]
+    public void MayReceiveToken_Ipv6LoopbackPortal_MatchesItsOwnAddress(string address, bool expected)
+    {
+        Assert.Equal(expected, Create("http://[::1]:5000").MayReceiveToken(new Uri(address)));
+    }
+
     [Fact]
     public void MayReceiveToken_RelativeOrMissingAddress_IsFalse()
     {
