@@ -13,13 +13,16 @@ namespace OdcHandler.Internal;
 /// </summary>
 internal static class Backchannel
 {
-    public static async Task<HttpResponseMessage> SendAsync(
+    /// <summary>Sends the request and reads at most <paramref name="maxBodyBytes"/> of the answer, all within <see cref="OdcAuthenticationOptions.BackchannelTimeout"/>.</summary>
+    /// <returns>The answer, which the caller disposes, and its body.</returns>
+    public static async Task<(HttpResponseMessage Response, byte[] Body)> SendAsync(
         IHttpClientFactory httpClientFactory,
         TimeProvider timeProvider,
         HttpRequestMessage request,
         OdcClientSettings settings,
         string what,
         string activityName,
+        int maxBodyBytes,
         CancellationToken cancellationToken)
     {
         var target = request.RequestUri!;
@@ -35,15 +38,15 @@ internal static class Backchannel
 
         try
         {
-            var response = await SendCoreAsync(httpClientFactory, timeProvider, request, settings, what, cancellationToken).ConfigureAwait(false);
-            activity?.SetTag("http.response.status_code", (int)response.StatusCode);
-            if (!response.IsSuccessStatusCode)
+            var answer = await SendCoreAsync(httpClientFactory, timeProvider, request, settings, what, maxBodyBytes, cancellationToken).ConfigureAwait(false);
+            activity?.SetTag("http.response.status_code", (int)answer.Response.StatusCode);
+            if (!answer.Response.IsSuccessStatusCode)
             {
                 activity?.SetStatus(ActivityStatusCode.Error);
-                activity?.SetTag("error.type", ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture));
+                activity?.SetTag("error.type", ((int)answer.Response.StatusCode).ToString(CultureInfo.InvariantCulture));
             }
 
-            return response;
+            return answer;
         }
         catch (OdcAuthenticationException exception)
         {
@@ -53,12 +56,13 @@ internal static class Backchannel
         }
     }
 
-    private static async Task<HttpResponseMessage> SendCoreAsync(
+    private static async Task<(HttpResponseMessage Response, byte[] Body)> SendCoreAsync(
         IHttpClientFactory httpClientFactory,
         TimeProvider timeProvider,
         HttpRequestMessage request,
         OdcClientSettings settings,
         string what,
+        int maxBodyBytes,
         CancellationToken cancellationToken)
     {
         var target = request.RequestUri!;
@@ -109,7 +113,26 @@ internal static class Backchannel
                 error: null, errorDescription: null, status);
         }
 
-        return response;
+        try
+        {
+            var body = await BackchannelResponse.ReadBoundedAsync(response, maxBodyBytes, what, linked.Token).ConfigureAwait(false);
+            return (response, body);
+        }
+        catch (OperationCanceledException exception) when (timeoutSource.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            response.Dispose();
+            throw new OdcAuthenticationException($"The {what} at {where} answered HTTP {(int)response.StatusCode} but did not finish sending its body within {timeout.TotalSeconds:0.#} s (BackchannelTimeout).", null, null, response.StatusCode, exception);
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        {
+            response.Dispose();
+            throw new OdcAuthenticationException($"The {what} at {where} answered HTTP {(int)response.StatusCode} but the connection failed while its body was read: {exception.Message}", null, null, response.StatusCode, exception);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
     }
 
     public static bool IsUnavailable(HttpStatusCode status) => status is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed;

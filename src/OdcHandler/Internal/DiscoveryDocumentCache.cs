@@ -83,7 +83,8 @@ internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactor
         var discovery = settings.Endpoints.Discovery;
         using var request = new HttpRequestMessage(HttpMethod.Get, discovery);
         request.Headers.Accept.ParseAdd("application/json");
-        using var response = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, "odc.discovery", cancellationToken).ConfigureAwait(false);
+        var (response, body) = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, "odc.discovery", MaxDocumentBytes, cancellationToken).ConfigureAwait(false);
+        using var answer = response;
 
         if (!response.IsSuccessStatusCode)
         {
@@ -92,7 +93,6 @@ internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactor
                 error: null, errorDescription: null, response.StatusCode);
         }
 
-        var body = await BackchannelResponse.ReadBoundedAsync(response, MaxDocumentBytes, What, cancellationToken).ConfigureAwait(false);
         using var document = BackchannelResponse.ParseObject(body, response, What);
         var value = BackchannelResponse.GetString(document.RootElement, "token_endpoint", What, response);
         if (string.IsNullOrWhiteSpace(value))

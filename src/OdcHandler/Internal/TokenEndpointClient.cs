@@ -36,8 +36,8 @@ internal sealed class TokenEndpointClient(IHttpClientFactory httpClientFactory, 
 
         request.Content = new FormUrlEncodedContent(form);
 
-        using var response = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, "odc.token_request", cancellationToken).ConfigureAwait(false);
-        var body = await BackchannelResponse.ReadBoundedAsync(response, MaxResponseBytes, What, cancellationToken).ConfigureAwait(false);
+        var (response, body) = await Backchannel.SendAsync(httpClientFactory, timeProvider, request, settings, What, "odc.token_request", MaxResponseBytes, cancellationToken).ConfigureAwait(false);
+        using var answer = response;
         if (!response.IsSuccessStatusCode)
         {
             throw DescribeError(response, body, settings);
