@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace OdcHandler.IntegrationTests;
+
+/// <summary>An OpenIddict server issuing 4-second tokens.</summary>
+public sealed class ShortLivedTokensServer : IAsyncLifetime
+{
+    public OpenIddictOdcServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Server = await OpenIddictOdcServer.StartAsync(TimeSpan.FromSeconds(4));
+        using var http = new HttpClient();
+        (await http.GetAsync(new Uri(Server.Portal, "/identity/.well-known/openid-configuration"))).Dispose();
+    }
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+/// <summary>Real time, a few seconds: short-lived tokens are replaced before they expire, so the API never rejects one.</summary>
+public sealed class ShortLivedTokenTests(ShortLivedTokensServer fixture) : IClassFixture<ShortLivedTokensServer>
+{
+    [Fact]
+    public async Task ShortLivedTokens_AreRefreshedBeforeExpiryWithoutAnyRejectedCall()
+    {
+        var server = fixture.Server;
+        var services = new ServiceCollection();
+        services.AddHttpClient("short", c => c.BaseAddress = new Uri(server.Portal, "/api/"))
+            .AddOdcAuthentication(o =>
+            {
+                o.PortalDomain = server.PortalDomain;
+                o.ClientId = OpenIddictOdcServer.ClientId;
+                o.ClientSecret = OpenIddictOdcServer.ClientSecret;
+                o.RefreshJitter = TimeSpan.Zero;
+            });
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("short");
+        var tokensBefore = server.TokenRequests;
+        var rejectedBefore = server.RejectedApiRequests;
+
+        // 5 s of calls every 100 ms: past the first token's 4 s lifetime, so it must have been replaced in time.
+        var watch = Stopwatch.StartNew();
+        var calls = 0;
+        while (watch.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            using var response = await client.GetAsync("identity/v1/users");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            calls++;
+            await Task.Delay(100);
+        }
+
+        Assert.True(calls > 20, $"only {calls} calls in 5 s");
+        Assert.InRange(server.TokenRequests - tokensBefore, 2, 4);
+        Assert.Equal(0, server.RejectedApiRequests - rejectedBefore);
+    }
+}
