@@ -101,7 +101,8 @@ public sealed class FakeIdentityServer
             request.Method,
             request.RequestUri!,
             request.Headers.TryGetValues("Authorization", out var values) ? string.Join(",", values) : null,
-            body);
+            body,
+            request.Headers.TryGetValues("X-Request-Id", out var ids) ? ids.Single() : null);
         Requests.Enqueue(recorded);
         var path = request.RequestUri!.AbsolutePath;
 
