@@ -4,14 +4,14 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace OdcHandler.IntegrationTests;
 
-/// <summary>One OpenIddict server (1-hour tokens) for the tests of this class, started once.</summary>
-public sealed class LongLivedTokensServer : IAsyncLifetime
+/// <summary>An OpenIddict server for the tests of one class, started once and warmed up.</summary>
+public abstract class OpenIddictServerFixture(TimeSpan accessTokenLifetime) : IAsyncLifetime
 {
     public OpenIddictOdcServer Server { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        Server = await OpenIddictOdcServer.StartAsync(TimeSpan.FromHours(1));
+        Server = await OpenIddictOdcServer.StartAsync(accessTokenLifetime);
 
         // Warm the server: its first answer pays for JIT compilation.
         using var http = new HttpClient();
@@ -20,6 +20,9 @@ public sealed class LongLivedTokensServer : IAsyncLifetime
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
 }
+
+/// <summary>1-hour tokens.</summary>
+public sealed class LongLivedTokensServer() : OpenIddictServerFixture(TimeSpan.FromHours(1));
 
 /// <summary>
 /// OdcHandler against a real OpenID Connect server over real sockets on 127.0.0.1, with the API validating

@@ -4,20 +4,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace OdcHandler.IntegrationTests;
 
-/// <summary>An OpenIddict server issuing 4-second tokens.</summary>
-public sealed class ShortLivedTokensServer : IAsyncLifetime
-{
-    public OpenIddictOdcServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Server = await OpenIddictOdcServer.StartAsync(TimeSpan.FromSeconds(4));
-        using var http = new HttpClient();
-        (await http.GetAsync(new Uri(Server.Portal, "/identity/.well-known/openid-configuration"))).Dispose();
-    }
-
-    public async Task DisposeAsync() => await Server.DisposeAsync();
-}
+/// <summary>4-second tokens.</summary>
+public sealed class ShortLivedTokensServer() : OpenIddictServerFixture(TimeSpan.FromSeconds(4));
 
 /// <summary>Real time, a few seconds: short-lived tokens are replaced before they expire, so the API never rejects one.</summary>
 public sealed class ShortLivedTokenTests(ShortLivedTokensServer fixture) : IClassFixture<ShortLivedTokensServer>

@@ -2,13 +2,17 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using OdcHandler.Tests.Fakes;
 
 namespace OdcHandler.Tests.Lifecycle;
 
-public sealed class HealthAndWarmUpTests
+public sealed class HealthAndWarmUpTests : IDisposable
 {
     private readonly FakeIdentityServer _server = new();
+    private readonly CapturingLoggerProvider _logs = new();
+
+    public void Dispose() => _logs.Dispose();
 
     private ServiceProvider BuildWithHealthCheck(Action<OdcAuthenticationOptions>? configure = null) =>
         OdcTestHost.Build(_server, configure, services: s => s.AddHealthChecks().AddOdcAuthentication(OdcTestHost.ClientName));
@@ -67,6 +71,7 @@ public sealed class HealthAndWarmUpTests
     private IHost BuildHost(Action<OdcAuthenticationOptions> configure)
     {
         var builder = Host.CreateApplicationBuilder();
+        builder.Logging.AddProvider(_logs);
         builder.Services.AddSingleton<TimeProvider>(_server.Time);
         builder.Services.AddHttpClient(OdcAuthenticationDefaults.BackchannelHttpClientName).ConfigurePrimaryHttpMessageHandler(_server.CreateHandler);
         builder.Services.AddHttpClient("warm").AddOdcAuthentication(o =>
@@ -81,28 +86,25 @@ public sealed class HealthAndWarmUpTests
         return builder.Build();
     }
 
-    [Fact]
-    public async Task WarmUpOnStart_AcquiresTheTokenWhenTheHostStarts()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task WarmUpOnStart_AcquiresTheTokenAtStartAndAFailureIsOnlyLogged(bool identityAccepts)
     {
+        if (!identityAccepts)
+        {
+            _server.TokenResponder = _ => FakeIdentityServer.Json(HttpStatusCode.Unauthorized, """{"error":"invalid_client"}""");
+        }
+
         using var host = BuildHost(o => o.WarmUpOnStart = true);
 
         await host.StartAsync();
-        await host.Services.GetRequiredService<OdcHandler.Internal.OdcAccessTokenProvider>().GetManager("warm").WhenFetchSettled();
+        var manager = host.Services.GetRequiredService<OdcHandler.Internal.OdcAccessTokenProvider>().GetManager("warm");
+        await manager.WhenFetchSettled();
 
         Assert.Equal(1, _server.TokenRequests);
-        await host.StopAsync();
-    }
-
-    [Fact]
-    public async Task WarmUpOnStart_FailureIsNotFatal()
-    {
-        _server.TokenResponder = _ => FakeIdentityServer.Json(HttpStatusCode.Unauthorized, """{"error":"invalid_client"}""");
-        using var host = BuildHost(o => o.WarmUpOnStart = true);
-
-        await host.StartAsync();
-        await host.Services.GetRequiredService<OdcHandler.Internal.OdcAccessTokenProvider>().GetManager("warm").WhenFetchSettled();
-
-        Assert.Equal(1, _server.TokenRequests);
+        Assert.Equal(identityAccepts, manager.Current is not null);
+        Assert.Equal(!identityAccepts, _logs.Entries.Any(e => e.EventId.Name == "WarmUpFailed"));
         await host.StopAsync();
     }
 

@@ -16,6 +16,18 @@ public sealed class ObservabilityTests
 
     private ServiceProvider Build() => OdcTestHost.Build(_server, o => o.ClientId = _clientId);
 
+    private static ActivityListener ListenToOdcHandler(ConcurrentQueue<Activity> spans)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == OdcTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    }
+
     private static IEnumerable<string> TagTexts(IEnumerable<KeyValuePair<string, object?>> tags) =>
         tags.Select(tag => $"{tag.Key}={tag.Value}");
 
@@ -70,13 +82,7 @@ public sealed class ObservabilityTests
     public async Task Tracing_SpansForAcquireDiscoveryAndTokenRequestCarryNoSecret()
     {
         var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == OdcTelemetry.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = ListenToOdcHandler(spans);
         using var services = Build();
         using var caller = new Activity("api-call").Start();
 
@@ -105,13 +111,7 @@ public sealed class ObservabilityTests
     public async Task Tracing_ACallerThatWaitsOnAnotherCallersFetchIsLinkedToIt()
     {
         var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == OdcTelemetry.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = ListenToOdcHandler(spans);
         _server.TokenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var services = Build();
         var client = services.Client();
