@@ -122,7 +122,8 @@ public sealed class BearerTokenHandler : DelegatingHandler
 
         _tokens.TryGetUsable(out var token);
 
-        // With async: false every await below completes synchronously, so this does not block on I/O of its own.
+        // With async: false the token is waited for synchronously and the inner handler's Send is used, so the
+        // request is never sent before it carries a token.
         var sending = SendWithTokenAsync(request, token, async: false, cancellationToken);
         return sending.IsCompleted ? sending.Result : sending.AsTask().GetAwaiter().GetResult();
     }
