@@ -63,16 +63,23 @@ public sealed class OpenIddictOdcServer : IAsyncDisposable
         }
     }
 
-    public static async Task<OpenIddictOdcServer> StartAsync(TimeSpan accessTokenLifetime)
+    /// <summary>Starts a server on a free port, or on <paramref name="port"/> to stand in for one that was stopped.</summary>
+    public static async Task<OpenIddictOdcServer> StartAsync(TimeSpan accessTokenLifetime, int? port = null)
     {
         // The issuer carries the port and must be known before start: take a free port first.
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        port ??= FreePort();
+        return await StartOnAsync(accessTokenLifetime, port.Value);
+    }
 
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static async Task<OpenIddictOdcServer> StartOnAsync(TimeSpan accessTokenLifetime, int port)
+    {
         OpenIddictOdcServer? self = null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -116,6 +123,9 @@ public sealed class OpenIddictOdcServer : IAsyncDisposable
         builder.Services.AddAuthentication(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
         builder.Services.AddAuthorization();
         builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
+
+        // Clients keep idle connections open; a test that stops the server should not wait long for them.
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1));
 
         var app = builder.Build();
         app.Use(async (context, next) =>
