@@ -9,8 +9,9 @@ version="0.1.0-ci.$(date +%s)"
 
 dotnet pack "$root/src/OdcHandler/OdcHandler.csproj" -c Release -o "$work/packages" -p:Version="$version" --nologo -v q
 dotnet pack "$root/src/OdcHandler.Testing/OdcHandler.Testing.csproj" -c Release -o "$work/packages" -p:Version="$version" --nologo -v q
+dotnet pack "$root/src/OdcHandler.Redis/OdcHandler.Redis.csproj" -c Release -o "$work/packages" -p:Version="$version" --nologo -v q
 
-for package in OdcHandler OdcHandler.Testing; do
+for package in OdcHandler OdcHandler.Testing OdcHandler.Redis; do
   nupkg="$work/packages/$package.$version.nupkg"
   test -f "$work/packages/$package.$version.snupkg" || { echo "missing symbols package for $package" >&2; exit 1; }
   contents=$(python3 -m zipfile -l "$nupkg")

@@ -13,11 +13,11 @@ public sealed class OdcAccessToken
     /// <param name="expiresAt">When it expires.</param>
     /// <exception cref="ArgumentException"><paramref name="value"/> is empty or has characters a header cannot carry.</exception>
     public OdcAccessToken(string value, DateTimeOffset expiresAt)
-        : this(value, expiresAt, expiresAt)
+        : this(value, expiresAt, expiresAt, TimeSpan.Zero)
     {
     }
 
-    internal OdcAccessToken(string value, DateTimeOffset expiresAt, DateTimeOffset refreshAt)
+    internal OdcAccessToken(string value, DateTimeOffset expiresAt, DateTimeOffset refreshAt, TimeSpan lifetime)
     {
         ArgumentException.ThrowIfNullOrEmpty(value);
         if (!IsHeaderSafe(value))
@@ -28,6 +28,7 @@ public sealed class OdcAccessToken
         Value = value;
         ExpiresAt = expiresAt;
         RefreshAt = refreshAt;
+        Lifetime = lifetime;
         AuthorizationHeaderValue = "Bearer " + value;
     }
 
@@ -39,6 +40,9 @@ public sealed class OdcAccessToken
 
     /// <summary>From this moment a new token is fetched in the background while this one is still used.</summary>
     internal DateTimeOffset RefreshAt { get; }
+
+    /// <summary>The lifetime the identity service gave the token (<c>expires_in</c>); zero when not known.</summary>
+    internal TimeSpan Lifetime { get; }
 
     /// <summary>Built once per token so that attaching it to a request allocates nothing.</summary>
     internal string AuthorizationHeaderValue { get; }

@@ -46,4 +46,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 10, EventName = "WarmUpFailed", Level = LogLevel.Warning,
         Message = "Acquiring the access token for HttpClient '{ClientName}' at start failed; the first request will try again. {Reason}")]
     public static partial void WarmUpFailed(this ILogger logger, string clientName, string reason);
+
+    [LoggerMessage(EventId = 11, EventName = "SharedTokenStoreFailed", Level = LogLevel.Warning,
+        Message = "The shared token store failed for client id {ClientId} ({ErrorType}: {Reason}); this instance goes on without it.")]
+    public static partial void SharedTokenStoreFailed(this ILogger logger, string clientId, string errorType, string reason);
+
+    [LoggerMessage(EventId = 12, EventName = "SharedTokenWaitTimedOut", Level = LogLevel.Information,
+        Message = "Another instance held the token lease for client id {ClientId} but stored no token within {Wait}; fetching one here.")]
+    public static partial void SharedTokenWaitTimedOut(this ILogger logger, string clientId, TimeSpan wait);
 }

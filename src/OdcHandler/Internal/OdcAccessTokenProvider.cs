@@ -18,6 +18,8 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
 {
     private readonly IOptionsMonitor<OdcAuthenticationOptions> _optionsMonitor;
     private readonly HashSet<string> _registeredNames;
+    private readonly Dictionary<string, SharedTokenStoreRegistration> _sharedStores;
+    private readonly IServiceProvider _services;
     private readonly DiscoveryDocumentCache _discovery;
     private readonly TokenEndpointClient _tokenClient;
     private readonly TimeProvider _timeProvider;
@@ -31,6 +33,8 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
     public OdcAccessTokenProvider(
         IOptionsMonitor<OdcAuthenticationOptions> optionsMonitor,
         IEnumerable<OdcClientRegistration> registrations,
+        IEnumerable<SharedTokenStoreRegistration> sharedStores,
+        IServiceProvider services,
         DiscoveryDocumentCache discovery,
         TokenEndpointClient tokenClient,
         TimeProvider timeProvider,
@@ -40,6 +44,8 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
     {
         _optionsMonitor = optionsMonitor;
         _registeredNames = new HashSet<string>(registrations.Select(r => r.ClientName), StringComparer.Ordinal);
+        _sharedStores = sharedStores.GroupBy(r => r.ClientName, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        _services = services;
         _discovery = discovery;
         _tokenClient = tokenClient;
         _timeProvider = timeProvider;
@@ -82,7 +88,9 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         {
             var settings = new OdcClientSettings(clientName, options);
             var manager = _managers.GetOrAdd(settings.CacheKey, _ => new OdcTokenManager(
-                settings, _discovery, _tokenClient, _timeProvider, _telemetry, _jitter, _loggerFactory.CreateLogger<OdcTokenManager>()));
+                settings, _discovery, _tokenClient, _timeProvider, _telemetry, _jitter,
+                _sharedStores.TryGetValue(clientName, out var shared) ? shared.CreateStore(_services) : null,
+                _loggerFactory.CreateLogger<OdcTokenManager>()));
             _byName[clientName] = (options, manager);
             return manager;
         }

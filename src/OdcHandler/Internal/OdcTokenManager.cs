@@ -26,6 +26,8 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly OdcTelemetry _telemetry;
     private readonly JitterSource _jitter;
+    private readonly ISharedTokenStore? _sharedStore;
+    private readonly string _sharedName;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly object _gate = new();
@@ -47,6 +49,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         TimeProvider timeProvider,
         OdcTelemetry telemetry,
         JitterSource jitter,
+        ISharedTokenStore? sharedStore,
         ILogger logger)
     {
         _settings = settings;
@@ -55,6 +58,8 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         _timeProvider = timeProvider;
         _telemetry = telemetry;
         _jitter = jitter;
+        _sharedStore = sharedStore;
+        _sharedName = settings.CacheKey.SharedName();
         _logger = logger;
     }
 
@@ -153,6 +158,8 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             {
                 _slot?.Dispose();
             }
+
+            (_sharedStore as IDisposable)?.Dispose();
         }
     }
 
@@ -304,6 +311,84 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
     private async Task<OdcAccessToken> AcquireAsync(CancellationToken cancellationToken)
     {
+        if (_sharedStore is null)
+        {
+            return await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Another instance may already hold a good token; else one instance (the lease holder) asks the
+        // identity service and the others wait for its answer, a bounded time, then ask themselves.
+        if (await ReadSharedAsync(cancellationToken).ConfigureAwait(false) is { } shared)
+        {
+            return shared;
+        }
+
+        var owner = Guid.NewGuid().ToString("N");
+        if (await TrySharedAsync(() => _sharedStore.TryTakeLeaseAsync(_sharedName, owner, cancellationToken), false).ConfigureAwait(false))
+        {
+            try
+            {
+                var token = await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
+                await TrySharedAsync(async () =>
+                {
+                    await _sharedStore.WriteAsync(_sharedName, new SharedToken(token.Value, token.ExpiresAt, token.Lifetime), cancellationToken).ConfigureAwait(false);
+                    return true;
+                }, false).ConfigureAwait(false);
+                return token;
+            }
+            finally
+            {
+                await TrySharedAsync(async () =>
+                {
+                    await _sharedStore.ReleaseLeaseAsync(_sharedName, owner, CancellationToken.None).ConfigureAwait(false);
+                    return true;
+                }, false).ConfigureAwait(false);
+            }
+        }
+
+        var waitUntil = _timeProvider.GetUtcNow() + _sharedStore.LeaseWait;
+        while (_timeProvider.GetUtcNow() < waitUntil)
+        {
+            await Task.Delay(_sharedStore.PollInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
+            if (await ReadSharedAsync(cancellationToken).ConfigureAwait(false) is { } fetchedByAnother)
+            {
+                return fetchedByAnother;
+            }
+        }
+
+        _logger.SharedTokenWaitTimedOut(_settings.ClientId, _sharedStore.LeaseWait);
+        return await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A token from the shared store that this instance would not refresh yet, or <see langword="null"/>.</summary>
+    private async Task<OdcAccessToken?> ReadSharedAsync(CancellationToken cancellationToken)
+    {
+        var shared = await TrySharedAsync(() => _sharedStore!.ReadAsync(_sharedName, cancellationToken), null).ConfigureAwait(false);
+        if (shared is null || !OdcAccessToken.IsHeaderSafe(shared.AccessToken) || shared.AccessToken.Length == 0)
+        {
+            return null;
+        }
+
+        var token = new OdcAccessToken(shared.AccessToken, shared.ExpiresAt, shared.ExpiresAt - RefreshLead(shared.Lifetime), shared.Lifetime);
+        return _timeProvider.GetUtcNow() < token.RefreshAt ? token : null;
+    }
+
+    /// <summary>A shared store that fails, is slow or answers garbage never fails a request: it is skipped.</summary>
+    private async Task<T> TrySharedAsync<T>(Func<Task<T>> operation, T fallback)
+    {
+        try
+        {
+            return await operation().ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !_shutdown.IsCancellationRequested)
+        {
+            _logger.SharedTokenStoreFailed(_settings.ClientId, exception.GetType().Name, exception.Message);
+            return fallback;
+        }
+    }
+
+    private async Task<OdcAccessToken> RequestTokenAsync(CancellationToken cancellationToken)
+    {
         var tokenEndpoint = await _discovery.GetTokenEndpointAsync(_settings, cancellationToken).ConfigureAwait(false);
         var requestedAt = _timeProvider.GetUtcNow();
         TokenResponse response;
@@ -320,7 +405,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
         // Measured from before the request was sent, so the token is never thought to live longer than it does.
         var expiresAt = requestedAt + response.Lifetime;
-        var token = new OdcAccessToken(response.AccessToken, expiresAt, expiresAt - RefreshLead(response.Lifetime));
+        var token = new OdcAccessToken(response.AccessToken, expiresAt, expiresAt - RefreshLead(response.Lifetime), response.Lifetime);
         _logger.TokenAcquired(_settings.ClientId, response.Lifetime, token.RefreshAt, expiresAt);
         return token;
     }

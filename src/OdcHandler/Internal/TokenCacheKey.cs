@@ -7,4 +7,8 @@ namespace OdcHandler.Internal;
 internal readonly record struct TokenCacheKey(Uri DiscoveryEndpoint, string ClientId, ClientCredentialStyle CredentialStyle, string SecretFingerprint)
 {
     public override string ToString() => $"{DiscoveryEndpoint} {ClientId} {CredentialStyle}";
+
+    /// <summary>An opaque name for this key in a shared store: neither the client id nor anything of the secret shows.</summary>
+    public string SharedName() => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+        System.Text.Encoding.UTF8.GetBytes($"{DiscoveryEndpoint}\n{ClientId}\n{CredentialStyle}\n{SecretFingerprint}"))).ToLowerInvariant();
 }

@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.DataProtection;
+using OdcHandler.Internal;
+using StackExchange.Redis;
+
+namespace OdcHandler.Redis;
+
+/// <summary>
+/// Keeps the shared token in Redis, encrypted, under an opaque key, with a <c>SET NX PX</c> lease so that one
+/// instance at a time calls the token endpoint. Every command is bounded by
+/// <see cref="OdcRedisTokenCacheOptions.OperationTimeout"/>; the manager treats any failure as "no store".
+/// </summary>
+internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
+{
+    private const string ReleaseScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+    private readonly OdcRedisTokenCacheOptions _options;
+    private readonly IDataProtector? _protector;
+    private readonly Lazy<Task<ConnectionMultiplexer>> _connection;
+
+    public RedisSharedTokenStore(OdcRedisTokenCacheOptions options, IDataProtectionProvider? dataProtection)
+    {
+        _options = options;
+        _protector = dataProtection?.CreateProtector("OdcHandler.Redis.SharedToken.v1");
+        if (_protector is null && !options.AllowUnprotectedTokens)
+        {
+            throw new InvalidOperationException(
+                "UseRedisTokenCache stores access tokens in Redis and encrypts them with ASP.NET Core Data Protection: register it with " +
+                "services.AddDataProtection() and a key ring every instance shares (for example PersistKeysToStackExchangeRedis), " +
+                "or set OdcRedisTokenCacheOptions.AllowUnprotectedTokens to store them in clear.");
+        }
+
+        _connection = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
+    }
+
+    public TimeSpan LeaseWait => _options.LeaseWait;
+
+    public TimeSpan PollInterval => TimeSpan.FromMilliseconds(100);
+
+    public async Task<SharedToken?> ReadAsync(string key, CancellationToken cancellationToken)
+    {
+        var database = await DatabaseAsync().ConfigureAwait(false);
+        var value = await database.StringGetAsync(TokenKey(key)).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+        if (value.IsNullOrEmpty)
+        {
+            return null;
+        }
+
+        try
+        {
+            var json = _protector is null ? (string)value! : _protector.Unprotect((string)value!);
+            using var document = JsonDocument.Parse(json);
+            var root = document.RootElement;
+            return new SharedToken(
+                root.GetProperty("t").GetString() ?? string.Empty,
+                DateTimeOffset.FromUnixTimeMilliseconds(root.GetProperty("e").GetInt64()),
+                TimeSpan.FromSeconds(root.GetProperty("l").GetInt64()));
+        }
+        catch (Exception exception) when (exception is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
+            or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            // Garbage, another key ring, another version: as if nothing were stored.
+            return null;
+        }
+    }
+
+    public async Task WriteAsync(string key, SharedToken token, CancellationToken cancellationToken)
+    {
+        var timeToLive = token.ExpiresAt - DateTimeOffset.UtcNow;
+        if (timeToLive <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var json = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["t"] = token.AccessToken,
+            ["e"] = token.ExpiresAt.ToUnixTimeMilliseconds(),
+            ["l"] = (long)token.Lifetime.TotalSeconds,
+        });
+        var database = await DatabaseAsync().ConfigureAwait(false);
+        await database.StringSetAsync(TokenKey(key), _protector is null ? json : _protector.Protect(json), timeToLive)
+            .WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> TryTakeLeaseAsync(string key, string owner, CancellationToken cancellationToken)
+    {
+        var database = await DatabaseAsync().ConfigureAwait(false);
+        return await database.StringSetAsync(LeaseKey(key), owner, _options.LeaseDuration, When.NotExists)
+            .WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken)
+    {
+        var database = await DatabaseAsync().ConfigureAwait(false);
+        await database.ScriptEvaluateAsync(ReleaseScript, [LeaseKey(key)], [owner])
+            .WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        if (_connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully)
+        {
+            _connection.Value.Result.Dispose();
+        }
+    }
+
+    internal RedisKey TokenKey(string key) => _options.KeyPrefix + "token:" + key;
+
+    internal RedisKey LeaseKey(string key) => _options.KeyPrefix + "lease:" + key;
+
+    private async Task<IDatabase> DatabaseAsync() =>
+        (await _connection.Value.WaitAsync(_options.OperationTimeout).ConfigureAwait(false)).GetDatabase();
+
+    private Task<ConnectionMultiplexer> ConnectAsync()
+    {
+        var configuration = ConfigurationOptions.Parse(_options.Configuration!);
+
+        // Start even while Redis is down, and come back by itself when it returns.
+        configuration.AbortOnConnectFail = false;
+        configuration.ConnectTimeout = (int)Math.Max(100, _options.OperationTimeout.TotalMilliseconds);
+        configuration.SyncTimeout = configuration.ConnectTimeout;
+        configuration.AsyncTimeout = configuration.ConnectTimeout;
+        configuration.ClientName ??= "OdcHandler-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        return ConnectionMultiplexer.ConnectAsync(configuration);
+    }
+}

@@ -1,0 +1,185 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OdcHandler.Internal;
+using OdcHandler.Testing;
+using StackExchange.Redis;
+
+namespace OdcHandler.Redis.Tests;
+
+/// <summary>Several independent service providers ("instances") sharing one token through a real Redis.</summary>
+public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<RedisServer>
+{
+    private static readonly IDataProtectionProvider s_sharedKeyRing = new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider();
+
+    private readonly FakeOdcServer _odc = CreateOdc();
+    private readonly ConcurrentQueue<string> _warnings = new();
+
+    internal static FakeOdcServer CreateOdc()
+    {
+        var odc = new FakeOdcServer();
+        odc.MapGet("/api/identity/v1/users", _ => new { results = Array.Empty<object>() });
+        return odc;
+    }
+
+    internal static ServiceProvider Instance(FakeOdcServer odc, string redisConfiguration, string clientId, ConcurrentQueue<string> warnings, Action<OdcRedisTokenCacheOptions>? configure = null)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(s_sharedKeyRing);
+        services.AddLogging(logging => logging.AddProvider(new WarningCollector(warnings)));
+        services.AddHttpClient("odc", c => c.BaseAddress = new Uri(odc.PortalUri, "/api/"))
+            .AddOdcAuthentication(o =>
+            {
+                o.PortalDomain = odc.PortalDomain;
+                o.ClientId = clientId;
+                o.ClientSecret = "fleet-secret";
+            })
+            .UseRedisTokenCache(o =>
+            {
+                o.Configuration = redisConfiguration;
+                o.KeyPrefix = "test-" + clientId + ":";
+                configure?.Invoke(o);
+            })
+            .UseFakeOdc(odc);
+        return services.BuildServiceProvider();
+    }
+
+    private ServiceProvider Instance(string clientId, Action<OdcRedisTokenCacheOptions>? configure = null, string? redisConfiguration = null) =>
+        Instance(_odc, redisConfiguration ?? redis.Configuration, clientId, _warnings, configure);
+
+    internal static async Task<HttpStatusCode> CallAsync(ServiceProvider instance)
+    {
+        using var response = await instance.GetRequiredService<IHttpClientFactory>().CreateClient("odc").GetAsync("identity/v1/users");
+        return response.StatusCode;
+    }
+
+    internal static string NewClient(FakeOdcServer odc)
+    {
+        var id = "fleet-" + Guid.NewGuid().ToString("N");
+        odc.Clients.Add(id, "fleet-secret");
+        return id;
+    }
+
+    [Fact]
+    public async Task ThreeInstances_ShareOneToken()
+    {
+        var client = NewClient(_odc);
+        var instances = Enumerable.Range(0, 3).Select(_ => Instance(client)).ToList();
+
+        foreach (var instance in instances)
+        {
+            Assert.Equal(HttpStatusCode.OK, await CallAsync(instance));
+        }
+
+        Assert.Equal(1, _odc.TokenRequests);
+        instances.ForEach(i => i.Dispose());
+    }
+
+    [Fact]
+    public async Task TwentyInstancesStartingTogether_CauseOneTokenRequest()
+    {
+        var client = NewClient(_odc);
+        var instances = Enumerable.Range(0, 20).Select(_ => Instance(client)).ToList();
+
+        var statuses = await Task.WhenAll(instances.Select(i => Task.Run(() => CallAsync(i))));
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Equal(1, _odc.TokenRequests);
+        instances.ForEach(i => i.Dispose());
+    }
+
+    [Fact]
+    public async Task LeaseHolderDied_OthersFetchThemselvesAfterTheBoundedWait()
+    {
+        var client = NewClient(_odc);
+        using var instance = Instance(client, o => o.LeaseWait = TimeSpan.FromMilliseconds(600));
+        var key = instance.GetRequiredService<OdcAccessTokenProvider>().GetManager("odc").Settings.CacheKey.SharedName();
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+
+        // A holder that took the lease and crashed: the lease is there, no token ever comes.
+        await connection.GetDatabase().StringSetAsync($"test-{client}:lease:{key}", "crashed-instance", TimeSpan.FromSeconds(30));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(instance));
+
+        Assert.Equal(1, _odc.TokenRequests);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task TokensAreEncryptedAtRestUnderOpaqueKeys()
+    {
+        var client = NewClient(_odc);
+        using var instance = Instance(client);
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(instance));
+        var token = await instance.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc");
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration + ",allowAdmin=true");
+        var server = connection.GetServer(redis.Configuration);
+
+        var keys = server.Keys(pattern: $"test-{client}:*").Select(k => (string)k!).ToList();
+        var tokenKey = Assert.Single(keys, k => k.Contains(":token:", StringComparison.Ordinal));
+        var raw = (string)(await connection.GetDatabase().StringGetAsync(tokenKey))!;
+
+        Assert.DoesNotContain(token.Value, raw, StringComparison.Ordinal);
+        Assert.DoesNotContain(token.Value.Split('.')[1], raw, StringComparison.Ordinal);
+        Assert.DoesNotContain("fleet-secret", tokenKey[$"test-{client}:".Length..], StringComparison.Ordinal);
+        Assert.DoesNotContain(client, tokenKey[$"test-{client}:".Length..], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RedisUnreachable_RequestsStillWorkWithAWarning()
+    {
+        var client = NewClient(_odc);
+        using var instance = Instance(client, redisConfiguration: "127.0.0.1:1");
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(instance));
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(instance));
+
+        Assert.Equal(1, _odc.TokenRequests);
+        Assert.Contains(_warnings, w => w.Contains("shared token store failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task NoDataProtection_IsRefusedWithAMessageSayingWhatToRegister()
+    {
+        var services = new ServiceCollection();
+        services.AddHttpClient("odc").AddOdcAuthentication(o =>
+        {
+            o.PortalDomain = _odc.PortalDomain;
+            o.ClientId = FakeOdcServer.DefaultClientId;
+            o.ClientSecret = FakeOdcServer.DefaultClientSecret;
+        }).UseRedisTokenCache(o => o.Configuration = redis.Configuration).UseFakeOdc(_odc);
+        using var provider = services.BuildServiceProvider();
+
+        var failure = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IHttpClientFactory>().CreateClient("odc"));
+
+        Assert.Contains("AddDataProtection", failure.Message, StringComparison.Ordinal);
+    }
+
+    internal sealed class WarningCollector(ConcurrentQueue<string> warnings) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new Logger(warnings);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(ConcurrentQueue<string> warnings) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel))
+                {
+                    warnings.Enqueue(formatter(state, exception));
+                }
+            }
+        }
+    }
+}
