@@ -91,6 +91,24 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task TokenRevoked_TheFirstInstanceReplacesItInRedisAndTheOthersPickUpTheReplacement()
+    {
+        var client = NewClient(_odc);
+        using var first = Instance(client);
+        using var second = Instance(client);
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(first));
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(second));
+        _odc.RevokeAllTokens();
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(first));
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(second));
+
+        // One token at first, one replacement for both: the revoked token never came back from Redis.
+        Assert.Equal(2, _odc.TokenRequests);
+        Assert.Equal(2, _odc.RejectedApiRequests);
+    }
+
+    [Fact]
     public async Task LeaseHolderDied_OthersFetchThemselvesAfterTheBoundedWait()
     {
         var client = NewClient(_odc);

@@ -33,6 +33,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     private readonly object _gate = new();
 
     private volatile TokenSlot? _slot;
+    private volatile string? _rejectedValue;
     private volatile Task<OdcAccessToken>? _pending;
     private ActivityContext _pendingActivity;
     private OdcAuthenticationException? _failure;
@@ -118,6 +119,9 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
             _slot = null;
             slot.Dispose();
+
+            // A shared store may still hold the dropped token; it must not come back from there.
+            _rejectedValue = slot.Token.Value;
         }
 
         _logger.TokenInvalidated(_settings.ClientId);
@@ -364,7 +368,8 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     private async Task<OdcAccessToken?> ReadSharedAsync(CancellationToken cancellationToken)
     {
         var shared = await TrySharedAsync(() => _sharedStore!.ReadAsync(_sharedName, cancellationToken), null).ConfigureAwait(false);
-        if (shared is null || !OdcAccessToken.IsHeaderSafe(shared.AccessToken) || shared.AccessToken.Length == 0)
+        if (shared is null || shared.AccessToken.Length == 0 || !OdcAccessToken.IsHeaderSafe(shared.AccessToken)
+            || string.Equals(shared.AccessToken, _rejectedValue, StringComparison.Ordinal))
         {
             return null;
         }
