@@ -32,23 +32,10 @@ public sealed class InteropTests(LongLivedTokensServer fixture) : IClassFixture<
 {
     private readonly OpenIddictOdcServer _server = fixture.Server;
 
-    private ServiceProvider Build(Action<OdcAuthenticationOptions>? configure = null, string clientName = "interop")
-    {
-        var services = new ServiceCollection();
-        services.AddHttpClient(clientName, c => c.BaseAddress = new Uri(_server.Portal, "/api/"))
-            .AddOdcAuthentication(o =>
-            {
-                o.PortalDomain = _server.PortalDomain;
-                o.ClientId = OpenIddictOdcServer.ClientId;
-                o.ClientSecret = OpenIddictOdcServer.ClientSecret;
-                o.RefreshJitter = TimeSpan.Zero;
-                configure?.Invoke(o);
-            });
-        return services.BuildServiceProvider();
-    }
+    private ServiceProvider Build(Action<OdcAuthenticationOptions>? configure = null) => _server.CreateClientServices(configure);
 
-    private static HttpClient Client(ServiceProvider services, string name = "interop") =>
-        services.GetRequiredService<IHttpClientFactory>().CreateClient(name);
+    private static HttpClient Client(ServiceProvider services) =>
+        services.GetRequiredService<IHttpClientFactory>().CreateClient(OpenIddictOdcServer.ClientName);
 
     [Theory]
     [InlineData(ClientCredentialStyle.FormBody)]

@@ -26,6 +26,7 @@ public sealed class OpenIddictOdcServer : IAsyncDisposable
 {
     public const string ClientId = "interop-client";
     public const string ClientSecret = "a+b/c=d&e%f g";
+    public const string ClientName = "interop";
     private const string Realm = "3f0c6a52-7d3e-4b8e-9a51-0c2e5f6a7b8c";
 
     private readonly WebApplication _app;
@@ -53,6 +54,25 @@ public sealed class OpenIddictOdcServer : IAsyncDisposable
 
     /// <summary>Where <c>/api/redirect</c> sends its callers.</summary>
     public Uri? RedirectTarget { get; set; }
+
+    /// <summary>
+    /// A service provider with one HttpClient, <see cref="ClientName"/>, that calls this server's API through
+    /// <c>AddOdcAuthentication</c>, as an application would.
+    /// </summary>
+    public ServiceProvider CreateClientServices(Action<OdcAuthenticationOptions>? configure = null)
+    {
+        var services = new ServiceCollection();
+        services.AddHttpClient(ClientName, c => c.BaseAddress = new Uri(Portal, "/api/"))
+            .AddOdcAuthentication(o =>
+            {
+                o.PortalDomain = PortalDomain;
+                o.ClientId = ClientId;
+                o.ClientSecret = ClientSecret;
+                o.RefreshJitter = TimeSpan.Zero;
+                configure?.Invoke(o);
+            });
+        return services.BuildServiceProvider();
+    }
 
     /// <summary>Every token the API has accepted so far is rejected from now on, as after a revocation.</summary>
     public void RevokeSeenTokens()

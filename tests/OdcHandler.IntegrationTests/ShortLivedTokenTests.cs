@@ -14,17 +14,8 @@ public sealed class ShortLivedTokenTests(ShortLivedTokensServer fixture) : IClas
     public async Task ShortLivedTokens_AreRefreshedBeforeExpiryWithoutAnyRejectedCall()
     {
         var server = fixture.Server;
-        var services = new ServiceCollection();
-        services.AddHttpClient("short", c => c.BaseAddress = new Uri(server.Portal, "/api/"))
-            .AddOdcAuthentication(o =>
-            {
-                o.PortalDomain = server.PortalDomain;
-                o.ClientId = OpenIddictOdcServer.ClientId;
-                o.ClientSecret = OpenIddictOdcServer.ClientSecret;
-                o.RefreshJitter = TimeSpan.Zero;
-            });
-        await using var provider = services.BuildServiceProvider();
-        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("short");
+        await using var provider = server.CreateClientServices();
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient(OpenIddictOdcServer.ClientName);
         var tokensBefore = server.TokenRequests;
         var rejectedBefore = server.RejectedApiRequests;
 

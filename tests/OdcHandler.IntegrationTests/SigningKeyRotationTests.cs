@@ -14,16 +14,8 @@ public sealed class SigningKeyRotationTests
     {
         var first = await OpenIddictOdcServer.StartAsync(TimeSpan.FromHours(1));
         var port = first.Portal.Port;
-        var services = new ServiceCollection();
-        services.AddHttpClient("rotation", c => c.BaseAddress = new Uri(first.Portal, "/api/"))
-            .AddOdcAuthentication(o =>
-            {
-                o.PortalDomain = first.PortalDomain;
-                o.ClientId = OpenIddictOdcServer.ClientId;
-                o.ClientSecret = OpenIddictOdcServer.ClientSecret;
-            });
-        await using var provider = services.BuildServiceProvider();
-        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("rotation");
+        await using var provider = first.CreateClientServices();
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient(OpenIddictOdcServer.ClientName);
         using (var before = await client.GetAsync("identity/v1/users"))
         {
             Assert.Equal(HttpStatusCode.OK, before.StatusCode);
