@@ -147,6 +147,22 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task GarbageInRedis_IsIgnoredAndReplaced()
+    {
+        var client = NewClient(_odc);
+        using var instance = Instance(client);
+        var key = instance.GetRequiredService<OdcAccessTokenProvider>().GetManager("odc").Settings.CacheKey.SharedName();
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        await connection.GetDatabase().StringSetAsync($"test-{client}:token:{key}", "not a protected token {", TimeSpan.FromMinutes(5));
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(instance));
+
+        Assert.Equal(1, _odc.TokenRequests);
+        var stored = (string)(await connection.GetDatabase().StringGetAsync($"test-{client}:token:{key}"))!;
+        Assert.NotEqual("not a protected token {", stored);
+    }
+
+    [Fact]
     public async Task RedisUnreachable_RequestsStillWorkWithAWarning()
     {
         var client = NewClient(_odc);
