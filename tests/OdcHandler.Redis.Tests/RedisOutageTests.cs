@@ -19,7 +19,7 @@ public sealed class RedisOutageTests(RedisServer redis) : IClassFixture<RedisSer
         redis.Kill();
         try
         {
-            using var duringOutage = RedisTokenCacheTests.Instance(odc, redis.Configuration, client, warnings);
+            using var duringOutage = RedisTokenCacheTests.Instance(odc, redis.Configuration, client, warnings, o => o.OperationTimeout = TimeSpan.FromSeconds(1));
             Assert.Equal(HttpStatusCode.OK, await RedisTokenCacheTests.CallAsync(duringOutage));
             Assert.Equal(HttpStatusCode.OK, await RedisTokenCacheTests.CallAsync(first));
             Assert.Equal(2, odc.TokenRequests);

@@ -40,6 +40,10 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
             {
                 o.Configuration = redisConfiguration;
                 o.KeyPrefix = "test-" + clientId + ":";
+
+                // Connections open lazily, twenty at once in one test, on a loaded 2-core machine: room enough that
+                // the tests are about sharing and single flight, not about the 1-second default timeout.
+                o.OperationTimeout = TimeSpan.FromSeconds(5);
                 configure?.Invoke(o);
             })
             .UseFakeOdc(odc);
@@ -166,7 +170,7 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
     public async Task RedisUnreachable_RequestsStillWorkWithAWarning()
     {
         var client = NewClient(_odc);
-        using var instance = Instance(client, redisConfiguration: "127.0.0.1:1");
+        using var instance = Instance(client, o => o.OperationTimeout = TimeSpan.FromSeconds(1), "127.0.0.1:1");
 
         Assert.Equal(HttpStatusCode.OK, await CallAsync(instance));
         Assert.Equal(HttpStatusCode.OK, await CallAsync(instance));

@@ -332,6 +332,13 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         {
             try
             {
+                // The previous holder may have stored its token and released the lease between our read and
+                // our lease: look once more before asking the identity service.
+                if (await ReadSharedAsync(cancellationToken).ConfigureAwait(false) is { } storedMeanwhile)
+                {
+                    return storedMeanwhile;
+                }
+
                 var token = await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
                 await TrySharedAsync(async () =>
                 {
