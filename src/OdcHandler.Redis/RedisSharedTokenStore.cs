@@ -106,9 +106,9 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
         }
     }
 
-    internal RedisKey TokenKey(string key) => _options.KeyPrefix + "token:" + key;
+    private RedisKey TokenKey(string key) => _options.KeyPrefix + "token:" + key;
 
-    internal RedisKey LeaseKey(string key) => _options.KeyPrefix + "lease:" + key;
+    private RedisKey LeaseKey(string key) => _options.KeyPrefix + "lease:" + key;
 
     private async Task<IDatabase> DatabaseAsync() =>
         (await _connection.Value.WaitAsync(_options.OperationTimeout).ConfigureAwait(false)).GetDatabase();

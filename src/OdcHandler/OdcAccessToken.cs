@@ -52,8 +52,6 @@ public sealed class OdcAccessToken
     /// <returns><see langword="true"/> from <see cref="ExpiresAt"/> on.</returns>
     public bool IsExpired(DateTimeOffset now) => now >= ExpiresAt;
 
-    internal bool NeedsRefresh(DateTimeOffset now) => now >= RefreshAt;
-
     /// <summary>Describes the token without its value.</summary>
     /// <returns>The expiry, with the value redacted.</returns>
     public override string ToString() => $"OdcAccessToken {{ Value = ***, ExpiresAt = {ExpiresAt:O} }}";
