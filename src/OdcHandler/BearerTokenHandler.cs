@@ -13,11 +13,20 @@ namespace OdcHandler;
 /// <remarks>
 /// <para>
 /// <c>AddOdcAuthentication</c> adds one to an HttpClient's pipeline; create one yourself only when you
-/// compose a pipeline by hand. The token goes only to the portal's host and port and to
+/// compose a pipeline by hand. The token goes only to the portal's scheme, host and port and to
 /// <see cref="OdcAuthenticationOptions.AdditionalApiHosts"/>, over https (plain http only on loopback);
 /// every other request, and any request that already has an <c>Authorization</c> header, passes through untouched.
 /// The header is removed again when the answer is back, so a message resent by an outer handler gets a
-/// current token and <see cref="HttpResponseMessage.RequestMessage"/> never shows it.
+/// current token and <see cref="HttpResponseMessage.RequestMessage"/> never shows it. The options are
+/// followed across configuration reloads: a changed host list, https requirement or secret applies to
+/// the next request of every existing handler.
+/// </para>
+/// <para>
+/// When the primary handler follows a redirect it drops the <c>Authorization</c> header, and the request's
+/// address becomes the redirect's target. A 401 from a target that may not receive the token is returned
+/// as it is: the token is neither dropped nor sent there. A 401 from a target that may receive it (a
+/// redirect within the portal) is answered by sending the request there once more with the same token.
+/// A 401 with <c>error="insufficient_scope"</c> is a permission problem and keeps the token.
 /// </para>
 /// <para>
 /// If no token can be had, the request is not sent: <see cref="OdcAuthenticationException"/> is thrown.
@@ -31,8 +40,8 @@ public sealed class BearerTokenHandler : DelegatingHandler
 {
     private const string AuthorizationHeader = "Authorization";
 
-    private readonly ITokenSource _tokens;
-    private readonly OdcEndpoints _endpoints;
+    private readonly OdcClientBinding _client;
+    private readonly bool _ownsBinding;
     private readonly ILogger _logger;
     private readonly OdcTelemetry? _telemetry;
 
@@ -55,38 +64,50 @@ public sealed class BearerTokenHandler : DelegatingHandler
         _logger = loggerFactory.CreateLogger<BearerTokenHandler>();
         if (tokenProvider is OdcAccessTokenProvider own)
         {
-            var manager = own.GetManager(clientName);
-            _tokens = manager;
-            _endpoints = manager.Settings.Endpoints;
-            _telemetry = manager.Telemetry;
+            _client = own.GetBinding(clientName);
+            _telemetry = own.Telemetry;
         }
         else
         {
-            _tokens = new ProviderTokenSource(tokenProvider, clientName);
-            _endpoints = new OdcClientSettings(clientName, optionsMonitor.Get(clientName)).Endpoints;
+            _client = new OdcClientBinding(
+                clientName,
+                optionsMonitor,
+                [],
+                (name, options) => new OdcClientView(options, new OdcClientSettings(name, options).Endpoints, new ProviderTokenSource(tokenProvider, name), manager: null));
+            _ownsBinding = true;
         }
+
+        // Invalid options fail here, as they always have, rather than on the first request.
+        _ = _client.Current;
     }
 
-    internal BearerTokenHandler(ITokenSource tokens, OdcEndpoints endpoints, ILogger logger, OdcTelemetry? telemetry)
+    internal BearerTokenHandler(OdcClientBinding client, ILogger logger, OdcTelemetry? telemetry)
     {
-        _tokens = tokens;
-        _endpoints = endpoints;
+        _client = client;
         _logger = logger;
         _telemetry = telemetry;
+        _ = _client.Current;
     }
 
     /// <inheritdoc />
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (!ShouldAttachToken(request))
+        if (request.Headers.NonValidated.Contains(AuthorizationHeader))
         {
             return base.SendAsync(request, cancellationToken);
         }
 
-        if (!_tokens.TryGetUsable(out var token))
+        var client = _client.Current;
+        var target = request.RequestUri;
+        if (!MayReceiveToken(client, target))
         {
-            return SendWithTokenAsync(request, token: null, async: true, cancellationToken).AsTask();
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        if (!client.Tokens.TryGetUsable(out var token))
+        {
+            return SendWithTokenAsync(request, client, target!, token: null, async: true, cancellationToken).AsTask();
         }
 
         request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
@@ -108,54 +129,68 @@ public sealed class BearerTokenHandler : DelegatingHandler
             return sending;
         }
 
-        return AwaitAnswerAsync(sending, request, token, cancellationToken);
+        return AwaitAnswerAsync(sending, request, client, target!, token, cancellationToken);
     }
 
     /// <inheritdoc />
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (!ShouldAttachToken(request))
+        if (request.Headers.NonValidated.Contains(AuthorizationHeader))
         {
             return base.Send(request, cancellationToken);
         }
 
-        _tokens.TryGetUsable(out var token);
+        var client = _client.Current;
+        var target = request.RequestUri;
+        if (!MayReceiveToken(client, target))
+        {
+            return base.Send(request, cancellationToken);
+        }
+
+        client.Tokens.TryGetUsable(out var token);
 
         // With async: false the token is waited for synchronously and the inner handler's Send is used, so the
         // request is never sent before it carries a token.
-        var sending = SendWithTokenAsync(request, token, async: false, cancellationToken);
+        var sending = SendWithTokenAsync(request, client, target!, token, async: false, cancellationToken);
         return sending.IsCompleted ? sending.Result : sending.AsTask().GetAwaiter().GetResult();
     }
 
-    private bool ShouldAttachToken(HttpRequestMessage request)
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
     {
-        if (request.Headers.NonValidated.Contains(AuthorizationHeader))
+        if (disposing && _ownsBinding)
         {
-            return false;
+            _client.Dispose();
         }
 
-        if (_endpoints.MayReceiveToken(request.RequestUri))
+        base.Dispose(disposing);
+    }
+
+    /// <summary>The one decision, made against the address the request is going to now, on every path.</summary>
+    private bool MayReceiveToken(OdcClientView client, Uri? target)
+    {
+        if (client.Endpoints.MayReceiveToken(target))
         {
             return true;
         }
 
         if (_logger.IsEnabled(LogLevel.Trace))
         {
-            _logger.TokenNotAttached(request.RequestUri?.IsAbsoluteUri == true ? request.RequestUri.Authority : "(no absolute address)");
+            _logger.TokenNotAttached(Describe(target));
         }
 
         return false;
     }
 
     private async Task<HttpResponseMessage> AwaitAnswerAsync(
-        Task<HttpResponseMessage> sending, HttpRequestMessage request, OdcAccessToken token, CancellationToken cancellationToken)
+        Task<HttpResponseMessage> sending, HttpRequestMessage request, OdcClientView client, Uri target, OdcAccessToken token, CancellationToken cancellationToken)
     {
         try
         {
             var response = await sending.ConfigureAwait(false);
             return response.StatusCode == HttpStatusCode.Unauthorized
-                ? await RetryUnauthorizedAsync(request, token, response, async: true, cancellationToken).ConfigureAwait(false)
+                ? await AnswerUnauthorizedAsync(request, client, target, token, response, async: true, cancellationToken).ConfigureAwait(false)
                 : response;
         }
         finally
@@ -165,17 +200,15 @@ public sealed class BearerTokenHandler : DelegatingHandler
     }
 
     private async ValueTask<HttpResponseMessage> SendWithTokenAsync(
-        HttpRequestMessage request, OdcAccessToken? token, bool async, CancellationToken cancellationToken)
+        HttpRequestMessage request, OdcClientView client, Uri target, OdcAccessToken? token, bool async, CancellationToken cancellationToken)
     {
         try
         {
-            token ??= await GetTokenAsync(async, cancellationToken).ConfigureAwait(false);
+            token ??= await GetTokenAsync(client, async, cancellationToken).ConfigureAwait(false);
             request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
-            var response = async
-                ? await base.SendAsync(request, cancellationToken).ConfigureAwait(false)
-                : base.Send(request, cancellationToken);
+            var response = await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
             return response.StatusCode == HttpStatusCode.Unauthorized
-                ? await RetryUnauthorizedAsync(request, token, response, async, cancellationToken).ConfigureAwait(false)
+                ? await AnswerUnauthorizedAsync(request, client, target, token, response, async, cancellationToken).ConfigureAwait(false)
                 : response;
         }
         finally
@@ -192,46 +225,129 @@ public sealed class BearerTokenHandler : DelegatingHandler
     /// </summary>
     private static void DetachToken(HttpRequestMessage request) => request.Headers.Remove(AuthorizationHeader);
 
-    /// <summary>Sends the request once more with a fresh token, or explains why not and returns the 401.</summary>
-    private async ValueTask<HttpResponseMessage> RetryUnauthorizedAsync(
-        HttpRequestMessage request, OdcAccessToken rejected, HttpResponseMessage unauthorized, bool async, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decides what a 401 means: a redirect target that never saw the token, a permission problem, or a
+    /// rejected token (dropped, and the request sent once more with a fresh one).
+    /// </summary>
+    private async ValueTask<HttpResponseMessage> AnswerUnauthorizedAsync(
+        HttpRequestMessage request, OdcClientView client, Uri sentTo, OdcAccessToken token, HttpResponseMessage unauthorized, bool async, CancellationToken cancellationToken)
     {
-        _tokens.Invalidate(rejected);
-        var host = request.RequestUri!.Authority;
+        if (IsInsufficientScope(unauthorized))
+        {
+            LogKept(request.Method, request.RequestUri, "the API says the client lacks a permission (insufficient_scope), which a new token would not change");
+            return unauthorized;
+        }
+
+        if (!ReferenceEquals(request.RequestUri, sentTo))
+        {
+            // The primary handler followed a redirect and dropped the token on the way: the target never saw it.
+            var target = request.RequestUri;
+            if (!MayReceiveToken(client, target))
+            {
+                LogKept(request.Method, target, "a redirect led there, and the token may not go to that address");
+                return unauthorized;
+            }
+
+            if (!MaySendAgain(request, "not seen by the redirect target"))
+            {
+                return unauthorized;
+            }
+
+            unauthorized.Dispose();
+            request.Headers.Remove(AuthorizationHeader);
+            request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
+            unauthorized = await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
+            if (unauthorized.StatusCode != HttpStatusCode.Unauthorized || !ReferenceEquals(request.RequestUri, target) || IsInsufficientScope(unauthorized))
+            {
+                return unauthorized;
+            }
+        }
+
+        if (!client.Tokens.Invalidate(token))
+        {
+            LogKept(request.Method, request.RequestUri, "a token fetched after the previous one was rejected was rejected too, so the API refuses this client (check its permissions in the ODC Portal); the token is kept until FailureCooldown has passed");
+            return unauthorized;
+        }
+
+        if (!MaySendAgain(request, "rejected and dropped"))
+        {
+            return unauthorized;
+        }
+
+        var address = request.RequestUri!;
+        unauthorized.Dispose();
+        _logger.UnauthorizedRetry(request.Method, address.Authority);
+        _telemetry?.UnauthorizedRetries.Add(1, new KeyValuePair<string, object?>("server.address", address.Host));
+        var fresh = await GetTokenAsync(client, async, cancellationToken).ConfigureAwait(false);
+        request.Headers.Remove(AuthorizationHeader);
+        request.Headers.TryAddWithoutValidation(AuthorizationHeader, fresh.AuthorizationHeaderValue);
+        return await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether the request may be sent once more: it did not opt out and its body can be replayed.</summary>
+    private bool MaySendAgain(HttpRequestMessage request, string why)
+    {
         if (request.Options.TryGetValue(OdcHttpRequestOptions.DisableUnauthorizedRetry, out var disabled) && disabled)
         {
-            _logger.UnauthorizedNotRetried(request.Method, host, "the request opted out with OdcHttpRequestOptions.DisableUnauthorizedRetry");
-            return unauthorized;
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.UnauthorizedNotRetried(request.Method, Describe(request.RequestUri), why, "the request opted out with OdcHttpRequestOptions.DisableUnauthorizedRetry");
+            }
+
+            return false;
         }
 
         if (!CanReplay(request.Content))
         {
             if (_logger.IsEnabled(LogLevel.Debug))
             {
-                _logger.UnauthorizedNotRetried(request.Method, host, $"its body ({request.Content!.GetType().Name}) cannot be sent twice");
+                _logger.UnauthorizedNotRetried(request.Method, Describe(request.RequestUri), why, $"its body ({request.Content!.GetType().Name}) cannot be sent twice");
             }
 
-            return unauthorized;
+            return false;
         }
 
-        unauthorized.Dispose();
-        _logger.UnauthorizedRetry(request.Method, host);
-        _telemetry?.UnauthorizedRetries.Add(1, new KeyValuePair<string, object?>("server.address", request.RequestUri.Host));
-        var fresh = await GetTokenAsync(async, cancellationToken).ConfigureAwait(false);
-        request.Headers.Remove(AuthorizationHeader);
-        request.Headers.TryAddWithoutValidation(AuthorizationHeader, fresh.AuthorizationHeaderValue);
-        return async
-            ? await base.SendAsync(request, cancellationToken).ConfigureAwait(false)
-            : base.Send(request, cancellationToken);
+        return true;
     }
 
-    private ValueTask<OdcAccessToken> GetTokenAsync(bool async, CancellationToken cancellationToken)
+    /// <summary>RFC 6750 §3.1: a Bearer challenge with <c>error="insufficient_scope"</c> says the token is fine but not enough.</summary>
+    private static bool IsInsufficientScope(HttpResponseMessage response)
     {
-        var getting = _tokens.GetAsync(cancellationToken);
+        foreach (var challenge in response.Headers.WwwAuthenticate)
+        {
+            if (challenge.Parameter is { } parameter
+                && parameter.Contains("insufficient_scope", StringComparison.OrdinalIgnoreCase)
+                && string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private ValueTask<HttpResponseMessage> SendInnerAsync(HttpRequestMessage request, bool async, CancellationToken cancellationToken) =>
+        async
+            ? new ValueTask<HttpResponseMessage>(base.SendAsync(request, cancellationToken))
+            : new ValueTask<HttpResponseMessage>(base.Send(request, cancellationToken));
+
+    private static ValueTask<OdcAccessToken> GetTokenAsync(OdcClientView client, bool async, CancellationToken cancellationToken)
+    {
+        var getting = client.Tokens.GetAsync(cancellationToken);
         return async || getting.IsCompleted
             ? getting
             : new ValueTask<OdcAccessToken>(getting.AsTask().GetAwaiter().GetResult());
     }
+
+    private void LogKept(HttpMethod method, Uri? address, string reason)
+    {
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            _logger.UnauthorizedKept(method, Describe(address), reason);
+        }
+    }
+
+    private static string Describe(Uri? address) => address?.IsAbsoluteUri == true ? address.Authority : "(no absolute address)";
 
     /// <summary>
     /// Only bodies known to serialize the same way twice are replayed. A <see cref="StreamContent"/>

@@ -18,12 +18,12 @@ public sealed class HotPathAllocationTests
     {
         var server = new FakeIdentityServer();
         using var services = OdcTestHost.Build(server);
-        var manager = ((OdcAccessTokenProvider)services.GetService(typeof(OdcAccessTokenProvider))!).GetManager(OdcTestHost.ClientName);
-        await manager.GetAsync(CancellationToken.None);
+        var provider = (OdcAccessTokenProvider)services.GetService(typeof(OdcAccessTokenProvider))!;
+        await provider.GetManager(OdcTestHost.ClientName).GetAsync(CancellationToken.None);
 
         var answer = Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK));
         var terminal = new FakeHttpMessageHandler((_, _) => answer);
-        using var ours = new HttpMessageInvoker(new BearerTokenHandler(manager, manager.Settings.Endpoints, NullLogger.Instance, manager.Telemetry) { InnerHandler = terminal });
+        using var ours = new HttpMessageInvoker(new BearerTokenHandler(provider.GetBinding(OdcTestHost.ClientName), NullLogger.Instance, provider.Telemetry) { InnerHandler = terminal });
         using var constant = new HttpMessageInvoker(new ConstantHeaderHandler { InnerHandler = terminal });
         using var request = new HttpRequestMessage(HttpMethod.Get, "https://myorg.outsystems.dev/api/users");
 

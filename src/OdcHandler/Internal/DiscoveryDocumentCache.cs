@@ -8,6 +8,11 @@ namespace OdcHandler.Internal;
 /// document however many clients share it. Failures are not cached here: the token manager's
 /// cool-down decides when to try again.
 /// </summary>
+/// <remarks>
+/// The cache holds what the document says; whether a client may send its secret there (https, the
+/// document's own host) is checked against that client's options on every acquisition, so a document
+/// fetched for a lenient client never lowers a strict client's checks.
+/// </remarks>
 internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactory, TimeProvider timeProvider, ILogger<DiscoveryDocumentCache> logger)
 {
     private const int MaxDocumentBytes = 1024 * 1024;
@@ -15,7 +20,24 @@ internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactor
 
     private readonly ConcurrentDictionary<Uri, Slot> _slots = new();
 
-    public Task<Uri> GetTokenEndpointAsync(OdcClientSettings settings, CancellationToken cancellationToken)
+    public async Task<Uri> GetTokenEndpointAsync(OdcClientSettings settings, CancellationToken cancellationToken)
+    {
+        var tokenEndpoint = await GetDocumentedTokenEndpointAsync(settings, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            EnsureSecretMayGoTo(tokenEndpoint, settings);
+        }
+        catch (OdcAuthenticationException)
+        {
+            // A document that names a refused endpoint is read afresh next time (after the manager's cool-down).
+            Invalidate(settings.Endpoints.Discovery);
+            throw;
+        }
+
+        return tokenEndpoint;
+    }
+
+    private Task<Uri> GetDocumentedTokenEndpointAsync(OdcClientSettings settings, CancellationToken cancellationToken)
     {
         var slot = _slots.GetOrAdd(settings.Endpoints.Discovery, static _ => new Slot());
         TaskCompletionSource<Uri> owner;
@@ -110,21 +132,26 @@ internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactor
                 error: null, errorDescription: null, response.StatusCode);
         }
 
+        return tokenEndpoint;
+    }
+
+    /// <summary>The client secret goes only over https (or loopback http, as the client's options allow) and only to the discovery document's own host.</summary>
+    private static void EnsureSecretMayGoTo(Uri tokenEndpoint, OdcClientSettings settings)
+    {
+        var discovery = settings.Endpoints.Discovery;
         if (!OdcEndpoints.IsSecureEnough(tokenEndpoint, settings.Options.RequireHttps))
         {
             throw new OdcAuthenticationException(
                 $"The discovery document at {discovery} names a plain-http token endpoint ({tokenEndpoint.GetLeftPart(UriPartial.Authority)}); the client secret is never sent unencrypted, so it was refused.",
-                error: null, errorDescription: null, response.StatusCode);
+                error: null, errorDescription: null, statusCode: null);
         }
 
         if (!string.Equals(tokenEndpoint.Host, discovery.Host, StringComparison.OrdinalIgnoreCase) || tokenEndpoint.Port != discovery.Port)
         {
             throw new OdcAuthenticationException(
                 $"The discovery document at {discovery} names a token endpoint on another host ({tokenEndpoint.GetLeftPart(UriPartial.Authority)}); the client secret is sent only to the discovery document's own host, so it was refused.",
-                error: null, errorDescription: null, response.StatusCode);
+                error: null, errorDescription: null, statusCode: null);
         }
-
-        return tokenEndpoint;
     }
 
     private sealed class Slot

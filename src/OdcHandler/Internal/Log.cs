@@ -36,8 +36,8 @@ internal static partial class Log
     public static partial void UnauthorizedRetry(this ILogger logger, HttpMethod method, string host);
 
     [LoggerMessage(EventId = 8, EventName = "UnauthorizedNotRetried", Level = LogLevel.Debug,
-        Message = "{Method} {Host} answered 401 to the access token; the token was dropped but the request is not retried because {Reason}.")]
-    public static partial void UnauthorizedNotRetried(this ILogger logger, HttpMethod method, string host, string reason);
+        Message = "{Method} {Host} answered 401 (token {Cause}); the request is not sent again because {Reason}.")]
+    public static partial void UnauthorizedNotRetried(this ILogger logger, HttpMethod method, string host, string cause, string reason);
 
     [LoggerMessage(EventId = 9, EventName = "TokenNotAttached", Level = LogLevel.Trace,
         Message = "No access token attached to a request to {Host}: it is not the portal or an additional API host over https (or loopback).")]
@@ -54,4 +54,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 12, EventName = "SharedTokenWaitTimedOut", Level = LogLevel.Information,
         Message = "Another instance held the token lease for client id {ClientId} but stored no token within {Wait}; fetching one here.")]
     public static partial void SharedTokenWaitTimedOut(this ILogger logger, string clientId, TimeSpan wait);
+
+    [LoggerMessage(EventId = 20, EventName = "UnauthorizedKept", Level = LogLevel.Debug,
+        Message = "{Method} {Host} answered 401; the access token is kept and the request is not sent again: {Reason}.")]
+    public static partial void UnauthorizedKept(this ILogger logger, HttpMethod method, string host, string reason);
 }

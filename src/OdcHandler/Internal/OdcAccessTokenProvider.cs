@@ -10,14 +10,21 @@ namespace OdcHandler.Internal;
 /// shared by all handler chains and by <see cref="IOdcAccessTokenProvider"/> callers.
 /// </summary>
 /// <remarks>
-/// Tokens live here rather than in <c>IMemoryCache</c>: a handler resolves its manager once per handler
-/// chain and then reads one field per request, where a cache lookup would hash a key and read the
-/// cache's own clock on every request. Freshness is decided by the injected <see cref="TimeProvider"/>.
+/// <para>
+/// Tokens live here rather than in <c>IMemoryCache</c>: a handler resolves its client's binding once per
+/// handler chain and then reads two fields per request, where a cache lookup would hash a key and read
+/// the cache's own clock on every request. Freshness is decided by the injected <see cref="TimeProvider"/>.
+/// </para>
+/// <para>
+/// Each client name has an <see cref="OdcClientBinding"/> that follows its options across reloads. When a
+/// reload changes the credentials (a rotated secret), the client moves to the manager of the new ones and
+/// the old manager, once no client uses it, is released: its timers stop, its shared store closes and
+/// the time-to-expiry gauge no longer reports it.
+/// </para>
 /// </remarks>
 internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposable
 {
-    private readonly IOptionsMonitor<OdcAuthenticationOptions> _optionsMonitor;
-    private readonly HashSet<string> _registeredNames;
+    private readonly Dictionary<string, OdcClientBinding> _bindings;
     private readonly Dictionary<string, SharedTokenStoreRegistration> _sharedStores;
     private readonly IServiceProvider _services;
     private readonly DiscoveryDocumentCache _discovery;
@@ -27,11 +34,14 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
     private readonly JitterSource _jitter;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ConcurrentDictionary<TokenCacheKey, OdcTokenManager> _managers = new();
-    private readonly ConcurrentDictionary<string, (OdcAuthenticationOptions Options, OdcTokenManager Manager)> _byName = new(StringComparer.Ordinal);
-    private readonly object _createGate = new();
+
+    /// <summary>How many client bindings use each manager; guarded by <see cref="_managersGate"/>.</summary>
+    private readonly Dictionary<OdcTokenManager, int> _users = new(ReferenceEqualityComparer.Instance);
+    private readonly object _managersGate = new();
 
     public OdcAccessTokenProvider(
         IOptionsMonitor<OdcAuthenticationOptions> optionsMonitor,
+        IEnumerable<IOptionsChangeTokenSource<OdcAuthenticationOptions>> changeSources,
         IEnumerable<OdcClientRegistration> registrations,
         IEnumerable<SharedTokenStoreRegistration> sharedStores,
         IServiceProvider services,
@@ -42,8 +52,6 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         JitterSource jitter,
         ILoggerFactory loggerFactory)
     {
-        _optionsMonitor = optionsMonitor;
-        _registeredNames = new HashSet<string>(registrations.Select(r => r.ClientName), StringComparer.Ordinal);
         _sharedStores = sharedStores.GroupBy(r => r.ClientName, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
         _services = services;
         _discovery = discovery;
@@ -52,12 +60,19 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         _telemetry = telemetry;
         _jitter = jitter;
         _loggerFactory = loggerFactory;
+        var sources = changeSources.ToList();
+        _bindings = registrations
+            .Select(r => r.ClientName)
+            .Distinct(StringComparer.Ordinal)
+            .ToDictionary(name => name, name => new OdcClientBinding(name, optionsMonitor, sources, Bind, Rebound), StringComparer.Ordinal);
         telemetry.Meter.CreateObservableGauge(
             "odc.token.time_to_expiry", ObserveTimeToExpiry, "s", "Seconds until the cached token of each client expires (negative once expired).");
     }
 
+    public OdcTelemetry Telemetry => _telemetry;
+
     /// <summary>The names of the clients AddOdcAuthentication was called on.</summary>
-    public IReadOnlyCollection<string> ClientNames => _registeredNames;
+    public IReadOnlyCollection<string> ClientNames => _bindings.Keys;
 
     public ValueTask<OdcAccessToken> GetTokenAsync(string clientName, CancellationToken cancellationToken = default) =>
         GetManager(clientName).GetAsync(cancellationToken);
@@ -65,41 +80,71 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
     public void InvalidateToken(string clientName, OdcAccessToken? rejectedToken = null) =>
         GetManager(clientName).Invalidate(rejectedToken);
 
-    /// <summary>
-    /// The manager for a client name under its current options; options reloaded with other
-    /// credentials lead to another manager, so a rotated secret never reuses the old one's token.
-    /// </summary>
-    public OdcTokenManager GetManager(string clientName)
+    /// <summary>The binding of a registered client name, which follows its options across reloads.</summary>
+    public OdcClientBinding GetBinding(string clientName)
     {
         ArgumentNullException.ThrowIfNull(clientName);
-        if (!_registeredNames.Contains(clientName))
-        {
-            throw new InvalidOperationException(
+        return _bindings.TryGetValue(clientName, out var binding)
+            ? binding
+            : throw new InvalidOperationException(
                 $"No ODC client named '{clientName}' is registered. Call AddOdcAuthentication on the HttpClient builder of that name (for a typed client, the name is the type's name).");
-        }
+    }
 
-        var options = _optionsMonitor.Get(clientName);
-        if (_byName.TryGetValue(clientName, out var known) && ReferenceEquals(known.Options, options))
-        {
-            return known.Manager;
-        }
+    /// <summary>The manager for a client name under its current options.</summary>
+    public OdcTokenManager GetManager(string clientName) => GetBinding(clientName).Current.Manager!;
 
-        lock (_createGate)
+    public BearerTokenHandler CreateHandler(string clientName) =>
+        new(GetBinding(clientName), _loggerFactory.CreateLogger<BearerTokenHandler>(), _telemetry);
+
+    /// <summary>The managers in use, for observers such as the time-to-expiry gauge (and tests).</summary>
+    internal ICollection<OdcTokenManager> Managers => _managers.Values;
+
+    private OdcClientView Bind(string clientName, OdcAuthenticationOptions options)
+    {
+        var settings = new OdcClientSettings(clientName, options);
+        lock (_managersGate)
         {
-            var settings = new OdcClientSettings(clientName, options);
-            var manager = _managers.GetOrAdd(settings.CacheKey, _ => new OdcTokenManager(
-                settings, _discovery, _tokenClient, _timeProvider, _telemetry, _jitter,
-                _sharedStores.TryGetValue(clientName, out var shared) ? shared.CreateStore(_services) : null,
-                _loggerFactory.CreateLogger<OdcTokenManager>()));
-            _byName[clientName] = (options, manager);
-            return manager;
+            if (_managers.TryGetValue(settings.CacheKey, out var manager))
+            {
+                // Same credentials: the token stays, the lifecycle settings (timeouts, cool-down…) follow the reload.
+                manager.UpdateSettings(settings);
+            }
+            else
+            {
+                manager = new OdcTokenManager(
+                    settings, _discovery, _tokenClient, _timeProvider, _telemetry, _jitter,
+                    _sharedStores.TryGetValue(clientName, out var shared) ? shared.CreateStore(_services) : null,
+                    _loggerFactory.CreateLogger<OdcTokenManager>());
+                _managers[settings.CacheKey] = manager;
+            }
+
+            _users[manager] = _users.GetValueOrDefault(manager) + 1;
+            return new OdcClientView(options, settings.Endpoints, manager, manager);
         }
     }
 
-    public BearerTokenHandler CreateHandler(string clientName)
+    /// <summary>Releases the manager a client left if no other client uses it.</summary>
+    private void Rebound(OdcClientView? previous, OdcClientView next)
     {
-        var manager = GetManager(clientName);
-        return new BearerTokenHandler(manager, manager.Settings.Endpoints, _loggerFactory.CreateLogger<BearerTokenHandler>(), _telemetry);
+        if (previous?.Manager is not { } left)
+        {
+            return;
+        }
+
+        lock (_managersGate)
+        {
+            var users = _users.GetValueOrDefault(left) - 1;
+            if (users > 0)
+            {
+                _users[left] = users;
+                return;
+            }
+
+            _users.Remove(left);
+            _managers.TryRemove(new KeyValuePair<TokenCacheKey, OdcTokenManager>(left.Settings.CacheKey, left));
+        }
+
+        left.Dispose();
     }
 
     private IEnumerable<Measurement<double>> ObserveTimeToExpiry()
@@ -116,6 +161,11 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
 
     public void Dispose()
     {
+        foreach (var binding in _bindings.Values)
+        {
+            binding.Dispose();
+        }
+
         foreach (var manager in _managers.Values)
         {
             manager.Dispose();

@@ -23,7 +23,7 @@ internal sealed class OdcEndpoints
 
     /// <summary>
     /// Tells whether the token may go with a request to <paramref name="uri"/>: one of the allowed
-    /// origins (exact host and port, no look-alikes), over https, or plain http on loopback.
+    /// origins (exact scheme, host and port, no look-alikes), over https, or plain http on loopback.
     /// </summary>
     public bool MayReceiveToken(Uri? uri)
     {
@@ -56,7 +56,13 @@ internal sealed class OdcEndpoints
         {
             if (!discovery.IsAbsoluteUri || (discovery.Scheme != Uri.UriSchemeHttps && discovery.Scheme != Uri.UriSchemeHttp))
             {
-                errors.Add($"DiscoveryEndpoint '{discovery}' must be an absolute http(s) address.");
+                errors.Add($"DiscoveryEndpoint '{WithoutUserInfo(discovery)}' must be an absolute http(s) address.");
+                discovery = null;
+            }
+            else if (discovery.UserInfo.Length > 0)
+            {
+                // The user info is never echoed: it is a credential, and this message is logged.
+                errors.Add($"DiscoveryEndpoint '{WithoutUserInfo(discovery)}' must not carry credentials before the host (user:password@); the client id and secret are set with ClientId and ClientSecret.");
                 discovery = null;
             }
             else if (!IsSecureEnough(discovery, options.RequireHttps))
@@ -78,9 +84,15 @@ internal sealed class OdcEndpoints
 
         foreach (var entry in options.AdditionalApiHosts)
         {
-            if (TryParseHost(entry, out var origin))
+            if (TryParseHost(entry, out var host))
             {
-                origins.Add(origin);
+                // An entry names https (default port 443); plain http only where the options allow it at all:
+                // on loopback, or with RequireHttps = false (default port 80, or the entry's own port).
+                origins.Add(ApiOrigin.Of(host));
+                if (host.IsLoopback || !options.RequireHttps)
+                {
+                    origins.Add(new ApiOrigin(Uri.UriSchemeHttp, host.IdnHost, HasExplicitPort(entry!) ? host.Port : 80));
+                }
             }
             else
             {
@@ -126,9 +138,22 @@ internal sealed class OdcEndpoints
         return new Uri(uri.GetLeftPart(UriPartial.Authority) + "/");
     }
 
-    private static bool TryParseHost(string? entry, out ApiOrigin origin)
+    /// <summary>The address without anything before the host, for messages.</summary>
+    private static string WithoutUserInfo(Uri uri) =>
+        uri.IsAbsoluteUri && uri.UserInfo.Length > 0
+            ? new UriBuilder(uri) { UserName = string.Empty, Password = string.Empty }.Uri.ToString()
+            : uri.ToString();
+
+    private static bool HasExplicitPort(string entry)
     {
-        origin = default;
+        var text = entry.Trim();
+        var afterBracket = text.LastIndexOf(']');
+        return text.IndexOf(':', afterBracket + 1) >= 0;
+    }
+
+    private static bool TryParseHost(string? entry, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Uri? host)
+    {
+        host = null;
         if (string.IsNullOrWhiteSpace(entry) || entry.Contains("://", StringComparison.Ordinal))
         {
             return false;
@@ -141,7 +166,7 @@ internal sealed class OdcEndpoints
             return false;
         }
 
-        origin = ApiOrigin.Of(uri);
+        host = uri;
         return true;
     }
 }

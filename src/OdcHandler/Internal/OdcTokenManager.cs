@@ -20,7 +20,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 {
     private static readonly TimeSpan s_maxBackgroundRetryDelay = TimeSpan.FromMinutes(1);
 
-    private readonly OdcClientSettings _settings;
+    private volatile OdcClientSettings _settings;
     private readonly DiscoveryDocumentCache _discovery;
     private readonly TokenEndpointClient _tokenClient;
     private readonly TimeProvider _timeProvider;
@@ -42,6 +42,12 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     private DateTimeOffset _nextBackgroundAttempt;
     private int _backgroundFailures;
     private int _disposed;
+
+    // A token fetched because the API rejected the previous one; if the API rejects it too within the
+    // cool-down, the API refuses this client (a permission problem), not its token.
+    private bool _replacingRejected;
+    private OdcAccessToken? _replacementOfRejected;
+    private DateTimeOffset _replacementFetchedAt;
 
     public OdcTokenManager(
         OdcClientSettings settings,
@@ -66,7 +72,22 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
     public OdcClientSettings Settings => _settings;
 
+    /// <summary>Takes reloaded options of the same credentials: timeouts, cool-down and refresh timing apply from the next use.</summary>
+    public void UpdateSettings(OdcClientSettings settings)
+    {
+        Debug.Assert(settings.CacheKey == _settings.CacheKey, "A manager serves one set of credentials.");
+        lock (_gate)
+        {
+            // A cool-down in progress takes the new length, counted from the same failure.
+            _failureUntil += settings.Options.FailureCooldown - _settings.Options.FailureCooldown;
+            _settings = settings;
+        }
+    }
+
     public OdcTelemetry Telemetry => _telemetry;
+
+    /// <summary>Whether this manager was released (its credentials are no longer configured, or the application stopped).</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>The cached token, valid or not; for observers such as the time-to-expiry gauge.</summary>
     public OdcAccessToken? Current => _slot?.Token;
@@ -107,24 +128,42 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         return new ValueTask<OdcAccessToken>(fetch.IsCompleted ? fetch : fetch.WaitAsync(cancellationToken));
     }
 
-    public void Invalidate(OdcAccessToken? rejected)
+    public void Invalidate(OdcAccessToken? rejected) => Invalidate(rejected, rejectedByApi: false);
+
+    bool ITokenSource.Invalidate(OdcAccessToken rejected) => Invalidate(rejected, rejectedByApi: true);
+
+    /// <summary>Drops <paramref name="rejected"/> if it is still the cached token.</summary>
+    /// <returns>
+    /// Whether a retry would get another token: <see langword="false"/> when the API rejected a token that
+    /// was itself fetched, less than <see cref="OdcAuthenticationOptions.FailureCooldown"/> ago, because the
+    /// API had rejected its predecessor; that token is kept, since a new one would be refused the same way.
+    /// </returns>
+    public bool Invalidate(OdcAccessToken? rejected, bool rejectedByApi)
     {
         lock (_gate)
         {
             var slot = _slot;
             if (slot is null || (rejected is not null && !ReferenceEquals(slot.Token, rejected)))
             {
-                return;
+                return true;
+            }
+
+            if (rejectedByApi && ReferenceEquals(slot.Token, _replacementOfRejected)
+                && _timeProvider.GetUtcNow() < _replacementFetchedAt + _settings.Options.FailureCooldown)
+            {
+                return false;
             }
 
             _slot = null;
             slot.Dispose();
+            _replacingRejected = rejectedByApi;
 
             // A shared store may still hold the dropped token; it must not come back from there.
             _rejectedValue = slot.Token.Value;
         }
 
         _logger.TokenInvalidated(_settings.ClientId);
+        return true;
     }
 
     /// <summary>The fetch in flight, or a completed task; lets callers (and tests) wait for a background refresh to settle.</summary>
@@ -189,6 +228,12 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
                 return Task.FromException<OdcAccessToken>(failure);
             }
 
+            if (_disposed != 0)
+            {
+                return Task.FromException<OdcAccessToken>(new OdcAuthenticationException(
+                    $"The credentials of client id '{_settings.ClientId}' were replaced (the options were reloaded) while this request waited for a token; send it again."));
+            }
+
             owner = new TaskCompletionSource<OdcAccessToken>(TaskCreationOptions.RunContinuationsAsynchronously);
             _pending = owner.Task;
         }
@@ -250,6 +295,9 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             var slot = new TokenSlot(token, _timeProvider);
             lock (_gate)
             {
+                _replacementOfRejected = _replacingRejected ? token : null;
+                _replacementFetchedAt = _timeProvider.GetUtcNow();
+                _replacingRejected = false;
                 _slot?.Dispose();
                 _slot = slot;
                 _pending = null;

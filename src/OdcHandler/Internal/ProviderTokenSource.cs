@@ -16,5 +16,9 @@ internal sealed class ProviderTokenSource(IOdcAccessTokenProvider provider, stri
 
     public ValueTask<OdcAccessToken> GetAsync(CancellationToken cancellationToken) => provider.GetTokenAsync(clientName, cancellationToken);
 
-    public void Invalidate(OdcAccessToken rejected) => provider.InvalidateToken(clientName, rejected);
+    public bool Invalidate(OdcAccessToken rejected)
+    {
+        provider.InvalidateToken(clientName, rejected);
+        return true;
+    }
 }

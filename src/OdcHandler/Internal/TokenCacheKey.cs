@@ -1,10 +1,11 @@
 namespace OdcHandler.Internal;
 
 /// <summary>
-/// What makes two clients share one token: the same discovery document, client id, credential style
-/// and secret. Two clients that differ in any of these never share or overwrite each other's token.
+/// What makes two clients share one token: the same discovery document, client id, credential style,
+/// secret and https requirement. Two clients that differ in any of these never share or overwrite each
+/// other's token, and a lenient client's fetch never serves a strict one.
 /// </summary>
-internal readonly record struct TokenCacheKey(Uri DiscoveryEndpoint, string ClientId, ClientCredentialStyle CredentialStyle, string SecretFingerprint)
+internal readonly record struct TokenCacheKey(Uri DiscoveryEndpoint, string ClientId, ClientCredentialStyle CredentialStyle, string SecretFingerprint, bool RequireHttps)
 {
     public override string ToString() => $"{DiscoveryEndpoint} {ClientId} {CredentialStyle}";
 
