@@ -75,6 +75,12 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
             services.AddSingleton<BackchannelMarker>();
             services.AddHttpClient(OdcAuthenticationDefaults.BackchannelHttpClientName)
                 .ConfigurePrimaryHttpMessageHandler(static (primary, _) => RefuseRedirects(primary))
+
+                // App-wide defaults (ConfigureHttpClientDefaults, as the .NET Aspire service defaults use: a resilience
+                // pipeline and service discovery on every client) run before this and would wrap the identity calls in a
+                // second retry loop (4 × 4 token requests per acquisition). The backchannel keeps only its own handlers;
+                // handlers added to it by name after AddOdcAuthentication are kept.
+                .ConfigureAdditionalHttpMessageHandlers(static (handlers, _) => handlers.Clear())
                 .AddStandardResilienceHandler(ConfigureBackchannelResilience);
         }
 

@@ -25,6 +25,9 @@ public sealed class RecordingServer : IAsyncDisposable
 
     public ConcurrentQueue<string?> Authorizations { get; } = new();
 
+    /// <summary>The status every request is answered with; 200 by default.</summary>
+    public int StatusCode { get; set; } = StatusCodes.Status200OK;
+
     public static async Task<RecordingServer> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -35,6 +38,7 @@ public sealed class RecordingServer : IAsyncDisposable
         app.Run(context =>
         {
             self!.Authorizations.Enqueue(context.Request.Headers.Authorization.Count == 0 ? null : context.Request.Headers.Authorization.ToString());
+            context.Response.StatusCode = self.StatusCode;
             return context.Response.WriteAsync("recorded");
         });
         await app.StartAsync();

@@ -115,6 +115,7 @@ public sealed class OptionsReloadTests
 
         gauge.RecordObservableInstruments();
 
+        Assert.Equal(2, _server.TokenRequests);
         var measurement = Assert.Single(gauge.GetMeasurementSnapshot());
         Assert.Equal(43200, measurement.Value);
     }
