@@ -19,7 +19,7 @@ internal sealed class OdcAuthenticationOptionsValidator : IValidateOptions<OdcAu
             errors.Add("ClientId is required: the API client's id from the ODC Portal.");
         }
 
-        if (string.IsNullOrEmpty(options.ClientSecret))
+        if (string.IsNullOrWhiteSpace(options.ClientSecret))
         {
             errors.Add("ClientSecret is required: the API client's secret from the ODC Portal, unencoded.");
         }

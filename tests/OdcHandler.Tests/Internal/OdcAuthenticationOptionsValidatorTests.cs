@@ -44,6 +44,29 @@ public sealed class OdcAuthenticationOptionsValidatorTests
     }
 
     [Theory]
+    [InlineData(" ")]
+    [InlineData("   ")]
+    [InlineData("\t")]
+    [InlineData("\r\n")]
+    [InlineData("\u00A0\u2003")]
+    public void Validate_WhitespaceOnlyClientSecretAndClientId_FailWithTheUsualOneLineMessages(string blank)
+    {
+        var result = new OdcAuthenticationOptionsValidator().Validate("odc", Valid(o =>
+        {
+            o.ClientId = blank;
+            o.ClientSecret = blank;
+        }));
+
+        Assert.True(result.Failed);
+        Assert.Equal(
+            [
+                "OdcAuthentication for HttpClient 'odc': ClientId is required: the API client's id from the ODC Portal.",
+                "OdcAuthentication for HttpClient 'odc': ClientSecret is required: the API client's secret from the ODC Portal, unencoded.",
+            ],
+            result.Failures);
+    }
+
+    [Theory]
     [InlineData("http://myorg.outsystems.dev", "plain http")]
     [InlineData("https://myorg.outsystems.dev/api", "without user info, path or query")]
     [InlineData("https://user@myorg.outsystems.dev", "without user info, path or query")]
