@@ -75,7 +75,11 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
             services.AddSingleton<BackchannelMarker>();
             services.AddHttpClient(OdcAuthenticationDefaults.BackchannelHttpClientName)
                 .ConfigurePrimaryHttpMessageHandler(static (primary, _) => RefuseRedirects(primary))
-                .AddStandardResilienceHandler(ConfigureBackchannelResilience);
+                .AddStandardResilienceHandler(ConfigureBackchannelResilience)
+
+                // One pipeline (circuit breaker, rate limiter) per scheme + host + port: one organisation's
+                // identity outage must not open the breaker for another organisation's token requests.
+                .SelectPipelineByAuthority();
         }
 
         var registration = new OdcClientRegistration(builder.Name);
