@@ -128,6 +128,23 @@ public sealed class OdcAuthenticationOptionsValidatorTests
         Assert.Contains("CredentialStyle '7'", message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(10 * 60, true)]
+    [InlineData((10 * 60) + 1, false)]
+    [InlineData(24 * 60 * 60, false)]
+    public void Validate_BackchannelTimeout_IsAcceptedUpToTenMinutesAndRefusedAbove(int seconds, bool accepted)
+    {
+        var result = new OdcAuthenticationOptionsValidator().Validate("odc", Valid(o => o.BackchannelTimeout = TimeSpan.FromSeconds(seconds)));
+
+        Assert.Equal(accepted, result.Succeeded);
+        if (!accepted)
+        {
+            Assert.Equal(
+                $"OdcAuthentication for HttpClient 'odc': BackchannelTimeout is {TimeSpan.FromSeconds(seconds)}; it must be between 00:00:01 and 00:10:00.",
+                Assert.Single(result.Failures!));
+        }
+    }
+
     [Fact]
     public void ToString_NeverShowsTheSecret()
     {
