@@ -18,7 +18,9 @@ public static class OdcAuthenticationDefaults
     /// <remarks>
     /// By default: 3 retries of transient failures (network errors, 408, 429, 5xx) with exponential back-off
     /// from 1 s and jitter, honouring <c>Retry-After</c> up to 10 s; 10 s per attempt; and per client
-    /// <see cref="OdcAuthenticationOptions.BackchannelTimeout"/> (30 s) for the whole call.
+    /// <see cref="OdcAuthenticationOptions.BackchannelTimeout"/> (30 s) for the whole call. Each identity host
+    /// (scheme, host and port) gets its own instance of the pipeline, so one organisation's outage never
+    /// opens the circuit breaker for another's.
     /// </remarks>
     public const string BackchannelResiliencePipelineName = BackchannelHttpClientName + "-standard";
 

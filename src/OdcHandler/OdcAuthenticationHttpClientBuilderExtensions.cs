@@ -81,7 +81,11 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
                 // second retry loop (4 × 4 token requests per acquisition). The backchannel keeps only its own handlers;
                 // handlers added to it by name after AddOdcAuthentication are kept.
                 .ConfigureAdditionalHttpMessageHandlers(static (handlers, _) => handlers.Clear())
-                .AddStandardResilienceHandler(ConfigureBackchannelResilience);
+                .AddStandardResilienceHandler(ConfigureBackchannelResilience)
+
+                // One pipeline (circuit breaker, rate limiter) per scheme + host + port: one organisation's
+                // identity outage must not open the breaker for another organisation's token requests.
+                .SelectPipelineByAuthority();
         }
 
         var registration = new OdcClientRegistration(builder.Name);
@@ -108,7 +112,9 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
     /// Identity calls are few and a caller waits on them: a few quick retries of transient failures
     /// (network errors, 408, 429, 5xx; Retry-After honoured up to the cap), each attempt bounded.
     /// 4xx OAuth errors such as invalid_client are not transient and are never retried. The total is
-    /// bounded again per client by <see cref="OdcAuthenticationOptions.BackchannelTimeout"/>.
+    /// bounded per client by <see cref="OdcAuthenticationOptions.BackchannelTimeout"/>; the pipeline is shared
+    /// by the clients of one identity host, so its own total timeout is only a backstop at the longest
+    /// BackchannelTimeout validation accepts, never a lower, silent cap.
     /// </summary>
     private static void ConfigureBackchannelResilience(HttpStandardResilienceOptions options)
     {
@@ -118,7 +124,7 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
         options.Retry.Delay = TimeSpan.FromSeconds(1);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(10);
         options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(10);
-        options.TotalRequestTimeout.Timeout = TimeSpan.FromMinutes(1);
+        options.TotalRequestTimeout.Timeout = OdcAuthenticationOptionsValidator.MaxBackchannelTimeout;
     }
 
     /// <summary>A 307/308 from the token endpoint would otherwise re-post the client secret to wherever it points.</summary>

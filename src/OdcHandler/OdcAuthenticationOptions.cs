@@ -92,8 +92,12 @@ public sealed class OdcAuthenticationOptions
     /// </remarks>
     public TimeSpan FailureCooldown { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The longest a discovery or token request to the identity service may take.</summary>
-    /// <remarks>By default, this is 30 seconds. Must be between one second and 5 minutes.</remarks>
+    /// <summary>The longest a discovery or token request to the identity service may take, retries included.</summary>
+    /// <remarks>
+    /// By default, this is 30 seconds. Must be between one second and 10 minutes. It is the bound that
+    /// applies: the backchannel pipeline's own total timeout is set to 10 minutes. Within it, the pipeline
+    /// retries as configured (by default 3 retries, 10 seconds per attempt).
+    /// </remarks>
     public TimeSpan BackchannelTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How the client id and secret are sent to the token endpoint.</summary>

@@ -87,6 +87,46 @@ public sealed class OdcAuthenticationHttpClientBuilderExtensionsTests
     }
 
     [Fact]
+    public async Task BackchannelCircuitBreaker_OnePortalsOutageOpensItOnlyForThatPortal()
+    {
+        var other = new FakeIdentityServer("https://other.outsystems.dev");
+        _server.TokenResponder = _ => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+        using var services = OdcTestHost.Build(_server, o => o.FailureCooldown = TimeSpan.Zero, services: collection =>
+        {
+            collection.AddHttpClient("second").AddOdcAuthentication(o =>
+            {
+                o.PortalDomain = "other.outsystems.dev";
+                o.ClientId = "second-client";
+                o.ClientSecret = "second-secret";
+            });
+            collection.AddHttpClient(OdcAuthenticationDefaults.BackchannelHttpClientName)
+                .ConfigurePrimaryHttpMessageHandler(() => new FakeHttpMessageHandler((request, ct) =>
+                    request.RequestUri!.Host == "other.outsystems.dev"
+                        ? new HttpMessageInvoker(other.CreateHandler()).SendAsync(request, ct)
+                        : new HttpMessageInvoker(_server.CreateHandler()).SendAsync(request, ct)));
+        });
+        var tokens = services.GetRequiredService<IOdcAccessTokenProvider>();
+
+        // The standard breaker opens at 10% failures over at least 100 calls in 30 s: 30 acquisitions of 4 tries.
+        OdcAuthenticationException? failure = null;
+        for (var attempt = 0; attempt < 30 && failure?.InnerException is not Polly.CircuitBreaker.BrokenCircuitException; attempt++)
+        {
+            failure = await Assert.ThrowsAsync<OdcAuthenticationException>(() => tokens.GetTokenAsync(OdcTestHost.ClientName).AsTask());
+        }
+
+        Assert.IsType<Polly.CircuitBreaker.BrokenCircuitException>(failure!.InnerException, exactMatch: false);
+        var callsToTheFailingPortal = _server.TokenRequests;
+
+        var token = await tokens.GetTokenAsync("second");
+
+        Assert.Equal("token-1", token.Value);
+        Assert.Equal(1, other.TokenRequests);
+        Assert.Equal(callsToTheFailingPortal, _server.TokenRequests);
+        await Assert.ThrowsAsync<OdcAuthenticationException>(() => tokens.GetTokenAsync(OdcTestHost.ClientName).AsTask());
+        Assert.Equal(callsToTheFailingPortal, _server.TokenRequests);
+    }
+
+    [Fact]
     public async Task AddOdcAuthentication_CalledTwice_AddsOneHandler()
     {
         using var services = OdcTestHost.Build(_server, services: collection =>

@@ -116,7 +116,7 @@ internal static class Backchannel
         try
         {
             var body = await BackchannelResponse.ReadBoundedAsync(response, maxBodyBytes, what, linked.Token).ConfigureAwait(false);
-            return (response, body);
+            return (response, BackchannelResponse.ToUtf8(body, response));
         }
         catch (OperationCanceledException exception) when (timeoutSource.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

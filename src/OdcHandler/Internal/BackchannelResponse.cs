@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
 
 namespace OdcHandler.Internal;
@@ -57,6 +58,42 @@ internal static class BackchannelResponse
             return buffer;
         }
     }
+
+    /// <summary>
+    /// The body as UTF-8 without a byte order mark, which is what the JSON parser reads: servers and proxies
+    /// legitimately add a BOM or declare a charset, and an answer in UTF-16 or another charset .NET knows is
+    /// transcoded. An unknown charset leaves the bytes as they are (JSON is UTF-8 by RFC 8259).
+    /// </summary>
+    public static byte[] ToUtf8(byte[] body, HttpResponseMessage response)
+    {
+        var charset = response.Content.Headers.ContentType?.CharSet?.Trim().Trim('"');
+        Encoding? declared = null;
+        if (!string.IsNullOrEmpty(charset) && !IsUtf8(charset))
+        {
+            try
+            {
+                declared = Encoding.GetEncoding(charset);
+            }
+            catch (ArgumentException)
+            {
+                // Not an encoding this runtime knows: read the bytes as UTF-8, the only encoding JSON allows.
+            }
+        }
+
+        if (declared is not null && declared.CodePage != Encoding.UTF8.CodePage)
+        {
+            var preamble = declared.GetPreamble();
+            var start = preamble.Length > 0 && body.AsSpan().StartsWith(preamble) ? preamble.Length : 0;
+            return Encoding.UTF8.GetBytes(declared.GetString(body, start, body.Length - start));
+        }
+
+        return body.AsSpan().StartsWith(Utf8ByteOrderMark) ? body[Utf8ByteOrderMark.Length..] : body;
+    }
+
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
+
+    private static bool IsUtf8(string charset) =>
+        string.Equals(charset, "utf-8", StringComparison.OrdinalIgnoreCase) || string.Equals(charset, "utf8", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Parses a JSON object, or explains in safe words why the body is not one.</summary>
     public static JsonDocument ParseObject(byte[] body, HttpResponseMessage response, string what)

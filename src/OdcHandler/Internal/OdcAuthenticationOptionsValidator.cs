@@ -8,6 +8,12 @@ namespace OdcHandler.Internal;
 /// </summary>
 internal sealed class OdcAuthenticationOptionsValidator : IValidateOptions<OdcAuthenticationOptions>
 {
+    /// <summary>
+    /// The longest <see cref="OdcAuthenticationOptions.BackchannelTimeout"/> accepted; the backchannel pipeline's
+    /// own total timeout is set to it, so the per-client setting is always the bound that applies.
+    /// </summary>
+    public static readonly TimeSpan MaxBackchannelTimeout = TimeSpan.FromMinutes(10);
+
     public ValidateOptionsResult Validate(string? name, OdcAuthenticationOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -19,7 +25,7 @@ internal sealed class OdcAuthenticationOptionsValidator : IValidateOptions<OdcAu
             errors.Add("ClientId is required: the API client's id from the ODC Portal.");
         }
 
-        if (string.IsNullOrEmpty(options.ClientSecret))
+        if (string.IsNullOrWhiteSpace(options.ClientSecret))
         {
             errors.Add("ClientSecret is required: the API client's secret from the ODC Portal, unencoded.");
         }
@@ -28,7 +34,7 @@ internal sealed class OdcAuthenticationOptionsValidator : IValidateOptions<OdcAu
         CheckRange(errors, nameof(options.DiscoveryCacheDuration), options.DiscoveryCacheDuration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
         CheckRange(errors, nameof(options.RefreshJitter), options.RefreshJitter, TimeSpan.Zero, TimeSpan.FromHours(1));
         CheckRange(errors, nameof(options.FailureCooldown), options.FailureCooldown, TimeSpan.Zero, TimeSpan.FromMinutes(5));
-        CheckRange(errors, nameof(options.BackchannelTimeout), options.BackchannelTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
+        CheckRange(errors, nameof(options.BackchannelTimeout), options.BackchannelTimeout, TimeSpan.FromSeconds(1), MaxBackchannelTimeout);
 
         if (!Enum.IsDefined(options.CredentialStyle))
         {

@@ -185,9 +185,11 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
                     : new TokenHealth(TokenHealthState.Valid, current.ExpiresAt, null);
             }
 
+            // The last failure is kept until a success, cool-down or not: with FailureCooldown = 0 the health
+            // check's own attempt is over by the time it reads the state, and it must still say why.
             return _failure is { } failure && now < _failureUntil
                 ? new TokenHealth(TokenHealthState.Failing, null, failure)
-                : new TokenHealth(TokenHealthState.Unknown, null, null);
+                : new TokenHealth(TokenHealthState.Unknown, null, _failure);
         }
     }
 

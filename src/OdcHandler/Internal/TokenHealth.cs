@@ -12,7 +12,7 @@ internal enum TokenHealthState
     /// <summary>The last acquisition failed and the cool-down is still on.</summary>
     Failing,
 
-    /// <summary>No token and no recent failure: only an acquisition can tell.</summary>
+    /// <summary>No token and no cool-down on: only an acquisition can tell. <see cref="TokenHealth.Failure"/> is the last failure since the last success, if any.</summary>
     Unknown,
 }
 

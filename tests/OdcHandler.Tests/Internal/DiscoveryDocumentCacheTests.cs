@@ -119,4 +119,18 @@ public sealed class DiscoveryDocumentCacheTests
         Assert.Equal("token-1", token.Value);
         Assert.Equal(OdcTestHost.BackchannelAttempts + 1, _server.DiscoveryRequests);
     }
+
+    [Theory]
+    [MemberData(nameof(TokenEndpointClientTests.Encodings), MemberType = typeof(TokenEndpointClientTests))]
+    public async Task DocumentWithByteOrderMarkOrCharset_IsReadNormally(bool byteOrderMark, string contentType)
+    {
+        _server.DiscoveryResponder = _ => TokenEndpointClientTests.Encoded(
+            HttpStatusCode.OK, $$"""{"issuer":"x","token_endpoint":"{{_server.TokenEndpoint}}"}""", byteOrderMark, contentType);
+        using var services = OdcTestHost.Build(_server);
+
+        var token = await services.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName);
+
+        Assert.Equal("token-1", token.Value);
+        Assert.Equal(1, _server.TokenRequests);
+    }
 }

@@ -44,6 +44,29 @@ public sealed class OdcAuthenticationOptionsValidatorTests
     }
 
     [Theory]
+    [InlineData(" ")]
+    [InlineData("   ")]
+    [InlineData("\t")]
+    [InlineData("\r\n")]
+    [InlineData("\u00A0\u2003")]
+    public void Validate_WhitespaceOnlyClientSecretAndClientId_FailWithTheUsualOneLineMessages(string blank)
+    {
+        var result = new OdcAuthenticationOptionsValidator().Validate("odc", Valid(o =>
+        {
+            o.ClientId = blank;
+            o.ClientSecret = blank;
+        }));
+
+        Assert.True(result.Failed);
+        Assert.Equal(
+            [
+                "OdcAuthentication for HttpClient 'odc': ClientId is required: the API client's id from the ODC Portal.",
+                "OdcAuthentication for HttpClient 'odc': ClientSecret is required: the API client's secret from the ODC Portal, unencoded.",
+            ],
+            result.Failures);
+    }
+
+    [Theory]
     [InlineData("http://myorg.outsystems.dev", "plain http")]
     [InlineData("https://myorg.outsystems.dev/api", "without user info, path or query")]
     [InlineData("https://user@myorg.outsystems.dev", "without user info, path or query")]
@@ -103,6 +126,23 @@ public sealed class OdcAuthenticationOptionsValidatorTests
         Assert.Contains("FailureCooldown", message, StringComparison.Ordinal);
         Assert.Contains("BackchannelTimeout", message, StringComparison.Ordinal);
         Assert.Contains("CredentialStyle '7'", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(10 * 60, true)]
+    [InlineData((10 * 60) + 1, false)]
+    [InlineData(24 * 60 * 60, false)]
+    public void Validate_BackchannelTimeout_IsAcceptedUpToTenMinutesAndRefusedAbove(int seconds, bool accepted)
+    {
+        var result = new OdcAuthenticationOptionsValidator().Validate("odc", Valid(o => o.BackchannelTimeout = TimeSpan.FromSeconds(seconds)));
+
+        Assert.Equal(accepted, result.Succeeded);
+        if (!accepted)
+        {
+            Assert.Equal(
+                $"OdcAuthentication for HttpClient 'odc': BackchannelTimeout is {TimeSpan.FromSeconds(seconds)}; it must be between 00:00:01 and 00:10:00.",
+                Assert.Single(result.Failures!));
+        }
     }
 
     [Fact]

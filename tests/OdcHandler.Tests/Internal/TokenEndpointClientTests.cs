@@ -107,4 +107,71 @@ public sealed class TokenEndpointClientTests
 
         Assert.Contains("more than 65536 bytes", failure.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>A body with or without a UTF-8 byte order mark, under a Content-Type with or without a charset parameter.</summary>
+    internal static HttpResponseMessage Encoded(HttpStatusCode status, string json, bool byteOrderMark, string contentType)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var content = new ByteArrayContent(byteOrderMark ? [0xEF, 0xBB, 0xBF, .. bytes] : bytes);
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return new HttpResponseMessage(status) { Content = content };
+    }
+
+    public static TheoryData<bool, string> Encodings() => new()
+    {
+        { true, "application/json" },
+        { true, "application/json; charset=utf-8" },
+        { false, "application/json; charset=utf-8" },
+        { false, "application/json; charset=UTF-8" },
+        { true, "application/json;charset=\"UTF-8\"" },
+        { false, "application/json; charset=utf8" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Encodings))]
+    public async Task GetTokenAsync_ByteOrderMarkOrCharset_IsReadNormally(bool byteOrderMark, string contentType)
+    {
+        _server.TokenResponder = _ => Encoded(HttpStatusCode.OK, """{"access_token":"abc","expires_in":600,"token_type":"Bearer"}""", byteOrderMark, contentType);
+        using var services = OdcTestHost.Build(_server);
+
+        var token = await services.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName);
+
+        Assert.Equal("abc", token.Value);
+        Assert.Equal(TimeSpan.FromSeconds(600), token.Lifetime);
+    }
+
+    [Theory]
+    [MemberData(nameof(Encodings))]
+    public async Task GetTokenAsync_OAuthErrorWithByteOrderMarkOrCharset_SurfacesTheError(bool byteOrderMark, string contentType)
+    {
+        _server.TokenResponder = _ => Encoded(HttpStatusCode.Unauthorized, """{"error":"invalid_client","error_description":"Invalid client credentials"}""", byteOrderMark, contentType);
+        using var services = OdcTestHost.Build(_server);
+
+        var failure = await Assert.ThrowsAsync<OdcAuthenticationException>(
+            () => services.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName).AsTask());
+
+        Assert.Equal("invalid_client", failure.Error);
+        Assert.Equal("Invalid client credentials", failure.ErrorDescription);
+    }
+
+    [Theory]
+    [InlineData("utf-16", false)]
+    [InlineData("UTF-16", true)]
+    [InlineData("iso-8859-1", false)]
+    public async Task GetTokenAsync_OtherDeclaredCharset_IsTranscoded(string charset, bool byteOrderMark)
+    {
+        var encoding = Encoding.GetEncoding(charset);
+        var json = encoding.GetBytes("""{"access_token":"abc","expires_in":600,"token_type":"Bearer"}""");
+        _server.TokenResponder = _ =>
+        {
+            var content = new ByteArrayContent(byteOrderMark ? [.. encoding.GetPreamble(), .. json] : json);
+            content.Headers.TryAddWithoutValidation("Content-Type", $"application/json; charset={charset}");
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
+        };
+        using var services = OdcTestHost.Build(_server);
+
+        var token = await services.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName);
+
+        Assert.Equal("abc", token.Value);
+    }
 }

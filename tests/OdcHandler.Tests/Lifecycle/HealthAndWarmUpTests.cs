@@ -68,6 +68,35 @@ public sealed class HealthAndWarmUpTests : IDisposable
         Assert.Equal(12, _server.TokenRequests);
     }
 
+    [Fact]
+    public async Task HealthCheck_NoCooldown_StillReportsTheOAuthErrorOfTheLastFailureUntilASuccess()
+    {
+        _server.TokenResponder = _ => FakeIdentityServer.Json(HttpStatusCode.Unauthorized, """{"error":"invalid_client","error_description":"Invalid client credentials"}""");
+        using var services = BuildWithHealthCheck(o => o.FailureCooldown = TimeSpan.Zero);
+
+        for (var poll = 0; poll < 3; poll++)
+        {
+            var entry = await CheckAsync(services);
+            Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+            Assert.Equal("invalid_client", entry.Data["error"]);
+            Assert.Equal(401, entry.Data["status"]);
+            Assert.Contains("invalid_client", entry.Description, StringComparison.Ordinal);
+        }
+
+        // Without a cool-down every poll asks again; the error reported is always the latest one.
+        Assert.Equal(3, _server.TokenRequests);
+        _server.TokenResponder = _ => new HttpResponseMessage(HttpStatusCode.BadGateway);
+        var outage = await CheckAsync(services);
+        Assert.Equal(HealthStatus.Unhealthy, outage.Status);
+        Assert.Equal(502, outage.Data["status"]);
+        Assert.False(outage.Data.ContainsKey("error"));
+
+        _server.TokenResponder = null;
+        var recovered = await CheckAsync(services);
+        Assert.Equal(HealthStatus.Healthy, recovered.Status);
+        Assert.Empty(recovered.Data);
+    }
+
     private IHost BuildHost(Action<OdcAuthenticationOptions> configure)
     {
         var builder = Host.CreateApplicationBuilder();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
 using OdcHandler.Internal;
 using OdcHandler.Tests.Fakes;
 
@@ -70,6 +71,23 @@ public sealed class TokenLifecycleFaultTests
         Assert.Equal(3, _server.TokenRequests);
         Assert.Contains("did not answer within 30 s (BackchannelTimeout)", failure.Message, StringComparison.Ordinal);
         Assert.InRange(_server.Time.GetUtcNow() - start, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(31));
+        Assert.Equal(0, _server.ApiRequests);
+    }
+
+    [Fact]
+    public async Task TokenEndpointNeverAnswers_ABackchannelTimeoutAboveTheMinuteIsHonouredNotCapped()
+    {
+        _server.TokenGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var services = OdcTestHost.Build(_server, o => o.BackchannelTimeout = TimeSpan.FromMinutes(2), waitBetweenRetries: true, services: collection =>
+            collection.PostConfigure<HttpStandardResilienceOptions>(OdcAuthenticationDefaults.BackchannelResiliencePipelineName, o => o.Retry.MaxRetryAttempts = 20));
+        var start = _server.Time.GetUtcNow();
+
+        var failure = await Assert.ThrowsAsync<OdcAuthenticationException>(() => services.Client().GetAsync("users").DriveAsync(_server.Time));
+
+        // 10 s attempts, 1, 2, 4, 8 then 10 s apart: the eighth starts at 115 s and is cut off by the 2-minute bound.
+        Assert.Contains("did not answer within 120 s (BackchannelTimeout)", failure.Message, StringComparison.Ordinal);
+        Assert.InRange(_server.Time.GetUtcNow() - start, TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
+        Assert.Equal(8, _server.TokenRequests);
         Assert.Equal(0, _server.ApiRequests);
     }
 
