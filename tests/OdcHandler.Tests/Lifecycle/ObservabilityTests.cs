@@ -126,6 +126,12 @@ public sealed class ObservabilityTests
         waiter.Stop();
 
         var acquire = Assert.Single(spans, s => s.GetTagItem("odc.client.id") as string == _clientId && s.OperationName == "odc.token.acquire");
+#if NET9_0_OR_GREATER
         Assert.Contains(waiter.Links, link => link.Context.SpanId == acquire.SpanId);
+#else
+        // Activity.AddLink arrived in .NET 9: on .NET 8 the waiting caller is not linked (README, Observability), and nothing else breaks.
+        Assert.Empty(waiter.Links);
+        Assert.NotEqual(waiter.SpanId, acquire.ParentSpanId);
+#endif
     }
 }
