@@ -131,7 +131,6 @@ public sealed class ObservabilityTests
 #else
         // Activity.AddLink arrived in .NET 9: on .NET 8 the waiting caller is not linked (README, Observability), and nothing else breaks.
         Assert.Empty(waiter.Links);
-        Assert.NotEqual(waiter.SpanId, acquire.ParentSpanId);
 #endif
     }
 }
