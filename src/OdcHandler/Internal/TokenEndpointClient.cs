@@ -24,9 +24,10 @@ internal sealed class TokenEndpointClient(IHttpClientFactory httpClientFactory, 
         var form = new List<KeyValuePair<string, string>> { new("grant_type", "client_credentials") };
         if (settings.Options.CredentialStyle == ClientCredentialStyle.BasicAuthHeader)
         {
-            // RFC 6749 §2.3.1: form-encode each part before joining and base64-encoding.
+            // RFC 6749 §2.3.1: form-encode each part before joining and base64-encoding. Attached only by the
+            // backchannel's innermost handler, so the factory's request logging never sees it.
             var pair = FormEncode(settings.ClientId) + ":" + FormEncode(settings.ClientSecret);
-            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(pair)));
+            BackchannelCredentialsHandler.Attach(request, new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(pair))));
         }
         else
         {
