@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OdcHandler.Internal;
@@ -204,7 +203,7 @@ public sealed class BearerTokenHandler : DelegatingHandler
             return unauthorized;
         }
 
-        if (!CanReplay(request.Content))
+        if (!RequestReplay.CanReplay(request.Content))
         {
             if (_logger.IsEnabled(LogLevel.Debug))
             {
@@ -232,17 +231,4 @@ public sealed class BearerTokenHandler : DelegatingHandler
             ? getting
             : new ValueTask<OdcAccessToken>(getting.AsTask().GetAwaiter().GetResult());
     }
-
-    /// <summary>
-    /// Only bodies known to serialize the same way twice are replayed. A <see cref="StreamContent"/>
-    /// reports a length only when its stream can seek back, which is exactly when it can be sent again.
-    /// </summary>
-    internal static bool CanReplay(HttpContent? content) => content switch
-    {
-        null => true,
-        ByteArrayContent or ReadOnlyMemoryContent or JsonContent => true,
-        StreamContent => content.Headers.ContentLength is not null,
-        MultipartContent multipart => multipart.All(CanReplay),
-        _ => false,
-    };
 }
