@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
+using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using OdcHandler.Internal;
 using OdcHandler.Tests.Fakes;
@@ -34,6 +36,23 @@ public sealed class RequestReplayTests : IDisposable
         return _services.Client();
     }
 
+    /// <summary>Byte-identical replay, or the 401 back after a single send.</summary>
+    private void AssertReplayedIdenticallyOrNotAtAll(HttpResponseMessage response)
+    {
+        var bodies = _bodies.ToArray();
+        Assert.NotEmpty(bodies[0]!);
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            Assert.Single(bodies);
+        }
+        else
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(2, bodies.Length);
+            Assert.Equal(bodies[0], bodies[1]);
+        }
+    }
+
     [Fact]
     public async Task SendAsync_NonSeekableStreamWithExplicitContentLength_ReturnsTheUnauthorizedAfterOneSend()
     {
@@ -61,6 +80,73 @@ public sealed class RequestReplayTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(["payload", "payload"], _bodies);
     }
+
+    [Fact]
+    public async Task SendAsync_JsonContentOverAChannel_IsNeverResentWithAnotherBody()
+    {
+        var client = ClientOfAnApiThatRejectsTheFirstRequest();
+        var channel = Completed(1, 2, 3);
+
+        using var response = await client.PostAsync("users", JsonContent.Create(channel.Reader.ReadAllAsync()));
+
+        AssertReplayedIdenticallyOrNotAtAll(response);
+        Assert.Equal("[1,2,3]", _bodies.First());
+    }
+
+    [Fact]
+    public async Task SendAsync_JsonContentWithAChannelInsideAnObject_IsNeverResentWithAnotherBody()
+    {
+        var client = ClientOfAnApiThatRejectsTheFirstRequest();
+        var channel = Completed(1, 2, 3);
+
+        using var response = await client.PostAsync("users", JsonContent.Create(new { name = "batch", items = channel.Reader.ReadAllAsync() }));
+
+        AssertReplayedIdenticallyOrNotAtAll(response);
+        Assert.Equal("""{"name":"batch","items":[1,2,3]}""", _bodies.First());
+    }
+
+    [Fact]
+    public async Task SendAsync_JsonContentOverAOneShotEnumerable_IsNeverResentWithAnotherBody()
+    {
+        var client = ClientOfAnApiThatRejectsTheFirstRequest();
+        var queue = new Queue<int>([1, 2, 3]);
+
+        using var response = await client.PostAsync("users", JsonContent.Create(Drain(queue)));
+
+        AssertReplayedIdenticallyOrNotAtAll(response);
+        Assert.Equal("[1,2,3]", _bodies.First());
+    }
+
+    [Fact]
+    public async Task SendAsync_JsonContentOfMaterializedValues_IsStillReplayed()
+    {
+        var client = ClientOfAnApiThatRejectsTheFirstRequest();
+        var order = new Order("Ada", [new Line("tea", 2)], new Dictionary<string, int> { ["x"] = 1 });
+
+        using var response = await client.PostAsync("users", JsonContent.Create(order));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var bodies = _bodies.ToArray();
+        Assert.Equal(2, bodies.Length);
+        Assert.Equal(bodies[0], bodies[1]);
+    }
+
+    [Fact]
+    public void CanReplay_JsonContent_OnlyWhenEveryPartIsMaterialized()
+    {
+        Assert.True(RequestReplay.CanReplay(JsonContent.Create<object?>(null)));
+        Assert.True(RequestReplay.CanReplay(JsonContent.Create(new[] { 1, 2 })));
+        Assert.True(RequestReplay.CanReplay(JsonContent.Create(new List<Line> { new("tea", 1) })));
+        Assert.True(RequestReplay.CanReplay(JsonContent.Create(new TreeNode("root", [new TreeNode("leaf", [])]))));
+        Assert.True(RequestReplay.CanReplay(JsonContent.Create(System.Text.Json.Nodes.JsonNode.Parse("""{"a":[1]}"""))));
+
+        Assert.False(RequestReplay.CanReplay(JsonContent.Create(new { items = Enumerable.Range(0, 3) })));
+        Assert.False(RequestReplay.CanReplay(JsonContent.Create(new Dictionary<string, object> { ["a"] = 1 })));
+        Assert.False(RequestReplay.CanReplay(JsonContent.Create(new List<int>().GetEnumerator())));
+        Assert.False(RequestReplay.CanReplay(JsonContent.Create(new { data = new MemoryStream() })));
+    }
+
+    public sealed record TreeNode(string Name, IReadOnlyList<TreeNode> Children);
 
     /// <summary>What RequestReplay relies on in StreamContent's own behaviour, held here against the running .NET.</summary>
     [Fact]
@@ -127,6 +213,30 @@ public sealed class RequestReplayTests : IDisposable
         await content.CopyToAsync(sent);
         return Encoding.UTF8.GetString(sent.ToArray());
     }
+
+    private static Channel<int> Completed(params int[] items)
+    {
+        var channel = Channel.CreateUnbounded<int>();
+        foreach (var item in items)
+        {
+            Assert.True(channel.Writer.TryWrite(item));
+        }
+
+        channel.Writer.Complete();
+        return channel;
+    }
+
+    private static IEnumerable<int> Drain(Queue<int> queue)
+    {
+        while (queue.TryDequeue(out var item))
+        {
+            yield return item;
+        }
+    }
+
+    public sealed record Line(string Product, int Quantity);
+
+    public sealed record Order(string Customer, IReadOnlyList<Line> Lines, Dictionary<string, int> Tags);
 
     private sealed class CustomStreamContent(Stream stream) : StreamContent(stream);
 
