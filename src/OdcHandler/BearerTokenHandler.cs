@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OdcHandler.Internal;
@@ -31,9 +30,20 @@ namespace OdcHandler;
 /// <para>
 /// If no token can be had, the request is not sent: <see cref="OdcAuthenticationException"/> is thrown.
 /// A 401 answer to a request that carried the token drops that token and the request is sent once more
-/// with a fresh one, unless its body cannot be replayed (a <see cref="StreamContent"/> over a stream that
-/// cannot seek, or an <see cref="HttpContent"/> type not known to be replayable) or the request opted out
-/// with <see cref="OdcHttpRequestOptions.DisableUnauthorizedRetry"/>; then the 401 is returned.
+/// with a fresh one, unless its body cannot be replayed or the request opted out with
+/// <see cref="OdcHttpRequestOptions.DisableUnauthorizedRetry"/>; then the 401 is returned.
+/// </para>
+/// <para>
+/// A replayed body is byte-identical to the first, or it is not replayed. Replayed are: no body,
+/// <see cref="ByteArrayContent"/> (and so <see cref="StringContent"/> and <see cref="FormUrlEncodedContent"/>),
+/// <see cref="ReadOnlyMemoryContent"/>, a <see cref="StreamContent"/> whose stream can seek (an explicit
+/// <c>Content-Length</c> does not make a stream seekable), a <see cref="MultipartContent"/> of those, and a
+/// <c>JsonContent</c> whose value is made only of plain values, arrays and collections (types implementing
+/// <c>ICollection</c>, <c>ICollection&lt;T&gt;</c> or <c>IReadOnlyCollection&lt;T&gt;</c>) and objects of those.
+/// Not replayed: a <c>JsonContent</c> holding, anywhere in its declared shape, an <c>IAsyncEnumerable&lt;T&gt;</c>,
+/// an enumerator, a <see cref="Stream"/>, an <c>IEnumerable&lt;T&gt;</c> that is not such a collection, or an
+/// <see cref="object"/>-typed member, since it would be serialized again from a sequence that may be used up;
+/// a subclass of <see cref="StreamContent"/>; and any other <see cref="HttpContent"/> type.
 /// </para>
 /// </remarks>
 public sealed class BearerTokenHandler : DelegatingHandler
@@ -297,7 +307,7 @@ public sealed class BearerTokenHandler : DelegatingHandler
             return false;
         }
 
-        if (!CanReplay(request.Content))
+        if (!RequestReplay.CanReplay(request.Content))
         {
             if (_logger.IsEnabled(LogLevel.Debug))
             {
@@ -348,17 +358,4 @@ public sealed class BearerTokenHandler : DelegatingHandler
     }
 
     private static string Describe(Uri? address) => address?.IsAbsoluteUri == true ? address.Authority : "(no absolute address)";
-
-    /// <summary>
-    /// Only bodies known to serialize the same way twice are replayed. A <see cref="StreamContent"/>
-    /// reports a length only when its stream can seek back, which is exactly when it can be sent again.
-    /// </summary>
-    internal static bool CanReplay(HttpContent? content) => content switch
-    {
-        null => true,
-        ByteArrayContent or ReadOnlyMemoryContent or JsonContent => true,
-        StreamContent => content.Headers.ContentLength is not null,
-        MultipartContent multipart => multipart.All(CanReplay),
-        _ => false,
-    };
 }

@@ -69,6 +69,7 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
         services.TryAddSingleton<OdcAccessTokenProvider>();
         services.TryAddSingleton<IOdcAccessTokenProvider>(sp => sp.GetRequiredService<OdcAccessTokenProvider>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, OdcAuthenticationHandlerBuilderFilter>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, BackchannelCredentialsHandlerBuilderFilter>());
 
         if (!services.Any(d => d.ServiceType == typeof(BackchannelMarker)))
         {

@@ -10,6 +10,8 @@ namespace OdcHandler.Internal;
 /// </summary>
 internal static class BackchannelResponse
 {
+    private const int MaxServerTextLength = 300;
+
     public static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, int maxBytes, string what, CancellationToken cancellationToken)
     {
         if (response.Content.Headers.ContentLength is long declared && declared > maxBytes)
@@ -141,34 +143,46 @@ internal static class BackchannelResponse
 
     /// <summary>
     /// Text an identity service sent back (an error description) may be long, hold control characters,
-    /// or, from a hostile or buggy server, echo the secret: bound it, clean it and mask the secret.
+    /// or, from a hostile or buggy server, echo the secret: clean it, mask the secret in any form, then
+    /// bound it, and mask a beginning of the secret the cut (or the server) left at the end.
     /// </summary>
-    public static string? Sanitize(string? serverText, string? secret)
+    /// <remarks>
+    /// Masking comes before shortening: shortened first, an occurrence cut in two would no longer be found
+    /// and its first part would survive. See <see cref="SecretMask"/> for why nothing of 6 characters or more survives.
+    /// </remarks>
+    public static string? Sanitize(string? serverText, string? secret, string? clientId = null)
     {
         if (string.IsNullOrEmpty(serverText))
         {
             return serverText;
         }
 
-        var text = serverText.Length > 300 ? serverText[..300] + "…" : serverText;
-        text = string.Create(text.Length, text, static (span, source) =>
+        // One for one, and before matching, so the secret is looked for in the text as it will be shown.
+        var text = string.Create(serverText.Length, serverText, static (span, source) =>
         {
             for (var i = 0; i < source.Length; i++)
             {
                 span[i] = char.IsControl(source[i]) ? ' ' : source[i];
             }
         });
-        if (!string.IsNullOrEmpty(secret))
+        var mask = string.IsNullOrEmpty(secret) ? null : new SecretMask(secret, clientId);
+        if (mask is not null)
         {
-            text = text.Replace(secret, "***", StringComparison.Ordinal);
-            var encoded = Uri.EscapeDataString(secret);
-            if (encoded != secret)
-            {
-                text = text.Replace(encoded, "***", StringComparison.Ordinal);
-            }
+            text = mask.MaskOccurrences(text);
         }
 
-        return text;
+        var shortened = text.Length > MaxServerTextLength;
+        if (shortened)
+        {
+            text = text[..(char.IsHighSurrogate(text[MaxServerTextLength - 1]) ? MaxServerTextLength - 1 : MaxServerTextLength)];
+        }
+
+        if (mask is not null)
+        {
+            text = mask.MaskTrailingFragment(text);
+        }
+
+        return shortened ? text + "…" : text;
     }
 
     public static string Describe(HttpResponseMessage response, byte[] body)

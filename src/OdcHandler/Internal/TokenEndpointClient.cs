@@ -24,9 +24,10 @@ internal sealed class TokenEndpointClient(IHttpClientFactory httpClientFactory, 
         var form = new List<KeyValuePair<string, string>> { new("grant_type", "client_credentials") };
         if (settings.Options.CredentialStyle == ClientCredentialStyle.BasicAuthHeader)
         {
-            // RFC 6749 §2.3.1: form-encode each part before joining and base64-encoding.
+            // RFC 6749 §2.3.1: form-encode each part before joining and base64-encoding. Attached only by the
+            // backchannel's innermost handler, so the factory's request logging never sees it.
             var pair = FormEncode(settings.ClientId) + ":" + FormEncode(settings.ClientSecret);
-            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(pair)));
+            BackchannelCredentialsHandler.Attach(request, new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(pair))));
         }
         else
         {
@@ -68,7 +69,7 @@ internal sealed class TokenEndpointClient(IHttpClientFactory httpClientFactory, 
             throw Problem(
                 tokenType is null
                     ? "The token endpoint's answer has no \"token_type\"; a Bearer token was expected."
-                    : $"The token endpoint issued a \"{BackchannelResponse.Sanitize(tokenType, settings.ClientSecret)}\" token; only Bearer tokens can be sent to the ODC APIs.",
+                    : $"The token endpoint issued a \"{BackchannelResponse.Sanitize(tokenType, settings.ClientSecret, settings.ClientId)}\" token; only Bearer tokens can be sent to the ODC APIs.",
                 response);
         }
 
@@ -114,13 +115,13 @@ internal sealed class TokenEndpointClient(IHttpClientFactory httpClientFactory, 
             // Not an OAuth error body (an HTML error page, a proxy's text): described below by its shape.
         }
 
-        error = BackchannelResponse.Sanitize(error, settings.ClientSecret);
-        description = BackchannelResponse.Sanitize(description, settings.ClientSecret);
+        error = BackchannelResponse.Sanitize(error, settings.ClientSecret, settings.ClientId);
+        description = BackchannelResponse.Sanitize(description, settings.ClientSecret, settings.ClientId);
         if (error is null)
         {
             var shape = body.Length == 0 ? "an empty body" : $"a body that is not an OAuth error ({BackchannelResponse.Describe(response, body)})";
             return new OdcAuthenticationException(
-                $"The token endpoint answered HTTP {status} {response.ReasonPhrase} with {shape} for client id '{settings.ClientId}'.",
+                $"The token endpoint answered HTTP {status} {BackchannelResponse.Sanitize(response.ReasonPhrase, settings.ClientSecret, settings.ClientId)} with {shape} for client id '{settings.ClientId}'.",
                 error: null, errorDescription: null, response.StatusCode);
         }
 
