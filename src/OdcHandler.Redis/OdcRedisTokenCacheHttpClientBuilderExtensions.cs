@@ -24,7 +24,8 @@ public static class OdcRedisTokenCacheHttpClientBuilderExtensions
     /// <para>
     /// Tokens are encrypted with ASP.NET Core Data Protection (<c>IDataProtectionProvider</c>); all instances
     /// must share a key ring. Keys are opaque hashes: neither the client id nor anything of the secret
-    /// appears in them.
+    /// appears in them. Each entry is bound to its key (the key is part of the Data Protection purpose), so an
+    /// entry copied under another client's key is ignored there and that client fetches its own token.
     /// </para>
     /// </remarks>
     public static IHttpClientBuilder UseRedisTokenCache(this IHttpClientBuilder builder, Action<OdcRedisTokenCacheOptions> configure)

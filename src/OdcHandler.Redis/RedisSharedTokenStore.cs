@@ -18,6 +18,7 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
     private readonly OdcRedisTokenCacheOptions _options;
     private readonly IDataProtector? _protector;
     private readonly Lazy<Task<ConnectionMultiplexer>> _connection;
+    private volatile KeyProtector? _keyProtector;
 
     public RedisSharedTokenStore(OdcRedisTokenCacheOptions options, IDataProtectionProvider? dataProtection)
     {
@@ -49,9 +50,16 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 
         try
         {
-            var json = _protector is null ? (string)value! : _protector.Unprotect((string)value!);
+            var json = _protector is null ? (string)value! : ProtectorFor(key).Unprotect((string)value!);
             using var document = JsonDocument.Parse(json);
             var root = document.RootElement;
+
+            // An entry copied from another client's key is not this client's token, even when it decrypts.
+            if (root.GetProperty("k").GetString() != key)
+            {
+                return null;
+            }
+
             return new SharedToken(
                 root.GetProperty("t").GetString() ?? string.Empty,
                 DateTimeOffset.FromUnixTimeMilliseconds(root.GetProperty("e").GetInt64()),
@@ -75,12 +83,13 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 
         var json = JsonSerializer.Serialize(new Dictionary<string, object>
         {
+            ["k"] = key,
             ["t"] = token.AccessToken,
             ["e"] = token.ExpiresAt.ToUnixTimeMilliseconds(),
             ["l"] = (long)token.Lifetime.TotalSeconds,
         });
         var database = await DatabaseAsync().ConfigureAwait(false);
-        await database.StringSetAsync(TokenKey(key), _protector is null ? json : _protector.Protect(json), timeToLive)
+        await database.StringSetAsync(TokenKey(key), _protector is null ? json : ProtectorFor(key).Protect(json), timeToLive)
             .WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
     }
 
@@ -106,6 +115,23 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// The key is part of the purpose, so an entry decrypts only under the key it was written to: whoever can
+    /// write to Redis but not read the key ring cannot hand one client another client's token.
+    /// </summary>
+    private IDataProtector ProtectorFor(string key)
+    {
+        var cached = _keyProtector;
+        if (cached is not null && string.Equals(cached.Key, key, StringComparison.Ordinal))
+        {
+            return cached.Protector;
+        }
+
+        var protector = _protector!.CreateProtector(key);
+        _keyProtector = new KeyProtector(key, protector);
+        return protector;
+    }
+
     private RedisKey TokenKey(string key) => _options.KeyPrefix + "token:" + key;
 
     private RedisKey LeaseKey(string key) => _options.KeyPrefix + "lease:" + key;
@@ -125,4 +151,6 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
         configuration.ClientName ??= "OdcHandler-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         return ConnectionMultiplexer.ConnectAsync(configuration);
     }
+
+    private sealed record KeyProtector(string Key, IDataProtector Protector);
 }

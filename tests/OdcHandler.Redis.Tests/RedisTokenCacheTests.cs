@@ -24,10 +24,14 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         return odc;
     }
 
-    internal static ServiceProvider Instance(FakeOdcServer odc, string redisConfiguration, string clientId, ConcurrentQueue<string> warnings, Action<OdcRedisTokenCacheOptions>? configure = null)
+    internal static ServiceProvider Instance(FakeOdcServer odc, string redisConfiguration, string clientId, ConcurrentQueue<string> warnings, Action<OdcRedisTokenCacheOptions>? configure = null, bool dataProtection = true)
     {
         var services = new ServiceCollection();
-        services.AddSingleton(s_sharedKeyRing);
+        if (dataProtection)
+        {
+            services.AddSingleton(s_sharedKeyRing);
+        }
+
         services.AddLogging(logging => logging.AddProvider(new WarningCollector(warnings)));
         services.AddHttpClient("odc", c => c.BaseAddress = new Uri(odc.PortalUri, "/api/"))
             .AddOdcAuthentication(o =>
@@ -50,8 +54,8 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         return services.BuildServiceProvider();
     }
 
-    private ServiceProvider Instance(string clientId, Action<OdcRedisTokenCacheOptions>? configure = null, string? redisConfiguration = null) =>
-        Instance(_odc, redisConfiguration ?? redis.Configuration, clientId, _warnings, configure);
+    private ServiceProvider Instance(string clientId, Action<OdcRedisTokenCacheOptions>? configure = null, string? redisConfiguration = null, bool dataProtection = true) =>
+        Instance(_odc, redisConfiguration ?? redis.Configuration, clientId, _warnings, configure, dataProtection);
 
     internal static async Task<HttpStatusCode> CallAsync(ServiceProvider instance)
     {
@@ -164,6 +168,40 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         Assert.Equal(1, _odc.TokenRequests);
         var stored = (string)(await connection.GetDatabase().StringGetAsync($"test-{client}:token:{key}"))!;
         Assert.NotEqual("not a protected token {", stored);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task EntryCopiedToAnotherClientsKey_IsRejectedAndThatClientFetchesItsOwn(bool dataProtection)
+    {
+        var clientA = NewClient(_odc);
+        var clientB = NewClient(_odc);
+        void Configure(OdcRedisTokenCacheOptions o)
+        {
+            o.KeyPrefix = "test-copy:";
+            o.AllowUnprotectedTokens = !dataProtection;
+        }
+
+        using var a = Instance(clientA, Configure, dataProtection: dataProtection);
+        using var b = Instance(clientB, Configure, dataProtection: dataProtection);
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(a));
+        var tokenOfA = await a.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc");
+        var keyOfA = "test-copy:token:" + a.GetRequiredService<OdcAccessTokenProvider>().GetManager("odc").Settings.CacheKey.SharedName();
+        var keyOfB = "test-copy:token:" + b.GetRequiredService<OdcAccessTokenProvider>().GetManager("odc").Settings.CacheKey.SharedName();
+
+        // Someone with write access to Redis (but not to the key ring) plants A's entry under B's key.
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var database = connection.GetDatabase();
+        var raw = await database.StringGetAsync(keyOfA);
+        Assert.False(raw.IsNullOrEmpty);
+        await database.StringSetAsync(keyOfB, raw, TimeSpan.FromMinutes(30));
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(b));
+
+        var tokenOfB = await b.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc");
+        Assert.NotEqual(tokenOfA.Value, tokenOfB.Value);
+        Assert.Equal(2, _odc.TokenRequests);
     }
 
     [Fact]
