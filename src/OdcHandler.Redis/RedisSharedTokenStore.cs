@@ -41,8 +41,7 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 
     public async Task<SharedToken?> ReadAsync(string key, CancellationToken cancellationToken)
     {
-        var database = await DatabaseAsync().ConfigureAwait(false);
-        var value = await database.StringGetAsync(TokenKey(key)).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+        var value = await RunAsync(database => database.StringGetAsync(TokenKey(key)), cancellationToken).ConfigureAwait(false);
         if (value.IsNullOrEmpty)
         {
             return null;
@@ -88,23 +87,19 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
             ["e"] = token.ExpiresAt.ToUnixTimeMilliseconds(),
             ["l"] = (long)token.Lifetime.TotalSeconds,
         });
-        var database = await DatabaseAsync().ConfigureAwait(false);
-        await database.StringSetAsync(TokenKey(key), _protector is null ? json : ProtectorFor(key).Protect(json), timeToLive)
-            .WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+        var value = _protector is null ? json : ProtectorFor(key).Protect(json);
+        await RunAsync(database => database.StringSetAsync(TokenKey(key), value, timeToLive), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool> TryTakeLeaseAsync(string key, string owner, CancellationToken cancellationToken)
     {
-        var database = await DatabaseAsync().ConfigureAwait(false);
-        return await database.StringSetAsync(LeaseKey(key), owner, _options.LeaseDuration, When.NotExists)
-            .WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+        return await RunAsync(database => database.StringSetAsync(LeaseKey(key), owner, _options.LeaseDuration, When.NotExists), cancellationToken)
+            .ConfigureAwait(false);
     }
 
     public async Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken)
     {
-        var database = await DatabaseAsync().ConfigureAwait(false);
-        await database.ScriptEvaluateAsync(ReleaseScript, [LeaseKey(key)], [owner])
-            .WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+        await RunAsync(database => database.ScriptEvaluateAsync(ReleaseScript, [LeaseKey(key)], [owner]), cancellationToken).ConfigureAwait(false);
     }
 
     public void Dispose()
@@ -136,8 +131,16 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 
     private RedisKey LeaseKey(string key) => _options.KeyPrefix + "lease:" + key;
 
-    private async Task<IDatabase> DatabaseAsync() =>
-        (await _connection.Value.WaitAsync(_options.OperationTimeout).ConfigureAwait(false)).GetDatabase();
+    /// <summary>
+    /// One command, connecting first if need be, bounded as a whole by <see cref="OdcRedisTokenCacheOptions.OperationTimeout"/>
+    /// of real time (a Redis that does not answer does not wait for an application's clock).
+    /// </summary>
+    private Task<T> RunAsync<T>(Func<IDatabase, Task<T>> command, CancellationToken cancellationToken)
+    {
+        return Core().WaitAsync(_options.OperationTimeout, cancellationToken);
+
+        async Task<T> Core() => await command((await _connection.Value.ConfigureAwait(false)).GetDatabase()).ConfigureAwait(false);
+    }
 
     private Task<ConnectionMultiplexer> ConnectAsync()
     {

@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using OdcHandler.Internal;
 using OdcHandler.Testing;
 using StackExchange.Redis;
@@ -24,9 +25,13 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         return odc;
     }
 
-    internal static ServiceProvider Instance(FakeOdcServer odc, string redisConfiguration, string clientId, ConcurrentQueue<string> warnings, Action<OdcRedisTokenCacheOptions>? configure = null, bool dataProtection = true)
+    internal static ServiceProvider Instance(FakeOdcServer odc, string redisConfiguration, string clientId, ConcurrentQueue<string> warnings, Action<OdcRedisTokenCacheOptions>? configure = null, bool dataProtection = true, TimeProvider? time = null)
     {
         var services = new ServiceCollection();
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
         if (dataProtection)
         {
             services.AddSingleton(s_sharedKeyRing);
@@ -54,8 +59,8 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         return services.BuildServiceProvider();
     }
 
-    private ServiceProvider Instance(string clientId, Action<OdcRedisTokenCacheOptions>? configure = null, string? redisConfiguration = null, bool dataProtection = true) =>
-        Instance(_odc, redisConfiguration ?? redis.Configuration, clientId, _warnings, configure, dataProtection);
+    private ServiceProvider Instance(string clientId, Action<OdcRedisTokenCacheOptions>? configure = null, string? redisConfiguration = null, bool dataProtection = true, TimeProvider? time = null) =>
+        Instance(_odc, redisConfiguration ?? redis.Configuration, clientId, _warnings, configure, dataProtection, time);
 
     internal static async Task<HttpStatusCode> CallAsync(ServiceProvider instance)
     {
@@ -215,6 +220,28 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
 
         Assert.Equal(1, _odc.TokenRequests);
         Assert.Contains(_warnings, w => w.Contains("shared token store failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RedisUnreachable_TheTokenRequestStartsAtOnceWithoutWaitingForALease()
+    {
+        var time = new FakeTimeProvider();
+        var leaseWait = TimeSpan.FromSeconds(5);
+        var client = NewClient(_odc);
+        using var instance = Instance(client, o => (o.OperationTimeout, o.LeaseWait) = (TimeSpan.FromSeconds(1), leaseWait), "127.0.0.1:1", time: time);
+
+        var call = instance.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc").AsTask();
+
+        // Fake time stands still: a caller that took the failed lease for another instance's and waited
+        // LeaseWait for its token would never get there. The 30 s only stop a broken build from hanging.
+        var fetchedWithoutWaiting = await Task.WhenAny(call, Task.Delay(TimeSpan.FromSeconds(30))) == call;
+        var requestsBeforeLeaseWait = _odc.TokenRequests;
+        time.Advance(leaseWait + TimeSpan.FromSeconds(1));
+        await call;
+
+        Assert.True(fetchedWithoutWaiting, "The token request waited for fake time to pass LeaseWait although Redis was down.");
+        Assert.Equal(1, requestsBeforeLeaseWait);
+        Assert.Equal(1, _odc.TokenRequests);
     }
 
     [Fact]
