@@ -46,7 +46,7 @@ public static class OdcRedisTokenCacheHttpClientBuilderExtensions
 
         builder.Services.AddSingleton(new SharedTokenStoreRegistration(
             builder.Name,
-            services => new RedisSharedTokenStore(options, services.GetService<IDataProtectionProvider>())));
+            services => new RedisSharedTokenStore(options, services.GetService<IDataProtectionProvider>(), services.GetService<TimeProvider>() ?? TimeProvider.System)));
         return builder;
     }
 }

@@ -13,16 +13,19 @@ namespace OdcHandler.Redis;
 /// </summary>
 internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 {
+    private const string ReadScript = "return { redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1]) }";
     private const string ReleaseScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
     private readonly OdcRedisTokenCacheOptions _options;
     private readonly IDataProtector? _protector;
+    private readonly TimeProvider _timeProvider;
     private readonly Lazy<Task<ConnectionMultiplexer>> _connection;
     private volatile KeyProtector? _keyProtector;
 
-    public RedisSharedTokenStore(OdcRedisTokenCacheOptions options, IDataProtectionProvider? dataProtection)
+    public RedisSharedTokenStore(OdcRedisTokenCacheOptions options, IDataProtectionProvider? dataProtection, TimeProvider timeProvider)
     {
         _options = options;
+        _timeProvider = timeProvider;
         _protector = dataProtection?.CreateProtector("OdcHandler.Redis.SharedToken.v1");
         if (_protector is null && !options.AllowUnprotectedTokens)
         {
@@ -41,15 +44,26 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 
     public async Task<SharedToken?> ReadAsync(string key, CancellationToken cancellationToken)
     {
-        var value = await RunAsync(database => database.StringGetAsync(TokenKey(key)), cancellationToken).ConfigureAwait(false);
-        if (value.IsNullOrEmpty)
+        // Taken before the command, so the token is never thought to live longer than Redis says it does.
+        var now = _timeProvider.GetUtcNow();
+        var result = await RunAsync(database => database.ScriptEvaluateAsync(ReadScript, [TokenKey(key)]), cancellationToken).ConfigureAwait(false);
+        if (result.Resp2Type != ResultType.Array || result.Length != 2 || result[0].IsNull || result[1].Resp2Type != ResultType.Integer)
+        {
+            return null;
+        }
+
+        // Expiry travels as Redis's remaining time to live, never as a point in time: the instances' clocks
+        // may disagree with each other by any amount; only Redis's clock counts down.
+        var timeToLive = (long)result[1];
+        var value = (string?)result[0];
+        if (timeToLive <= 0 || string.IsNullOrEmpty(value))
         {
             return null;
         }
 
         try
         {
-            var json = _protector is null ? (string)value! : ProtectorFor(key).Unprotect((string)value!);
+            var json = _protector is null ? value : ProtectorFor(key).Unprotect(value);
             using var document = JsonDocument.Parse(json);
             var root = document.RootElement;
 
@@ -61,7 +75,7 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 
             return new SharedToken(
                 root.GetProperty("t").GetString() ?? string.Empty,
-                DateTimeOffset.FromUnixTimeMilliseconds(root.GetProperty("e").GetInt64()),
+                now + TimeSpan.FromMilliseconds(timeToLive),
                 TimeSpan.FromSeconds(root.GetProperty("l").GetInt64()));
         }
         catch (Exception exception) when (exception is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
@@ -74,7 +88,7 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 
     public async Task WriteAsync(string key, SharedToken token, CancellationToken cancellationToken)
     {
-        var timeToLive = token.ExpiresAt - DateTimeOffset.UtcNow;
+        var timeToLive = token.ExpiresAt - _timeProvider.GetUtcNow();
         if (timeToLive <= TimeSpan.Zero)
         {
             return;
@@ -84,7 +98,6 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
         {
             ["k"] = key,
             ["t"] = token.AccessToken,
-            ["e"] = token.ExpiresAt.ToUnixTimeMilliseconds(),
             ["l"] = (long)token.Lifetime.TotalSeconds,
         });
         var value = _protector is null ? json : ProtectorFor(key).Protect(json);

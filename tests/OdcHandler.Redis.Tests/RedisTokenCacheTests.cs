@@ -244,6 +244,37 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         Assert.Equal(1, _odc.TokenRequests);
     }
 
+    [Theory]
+    [InlineData(30)]
+    [InlineData(-30)]
+    public async Task ReaderClockSkewedFromWritersBy30Seconds_UsesTheSharedTokenUntilItsRealExpiryAndNoLonger(int skewSeconds)
+    {
+        // 50-second tokens: refreshed 25 to 37.5 s before expiry, so a reader 30 s ahead that judged the
+        // writer's expiry by its own clock would refuse the token, and one 30 s behind would keep it 30 s too long.
+        _odc.TokenLifetime = TimeSpan.FromSeconds(50);
+        var writerTime = new FakeTimeProvider();
+        var readerTime = new FakeTimeProvider(writerTime.GetUtcNow() + TimeSpan.FromSeconds(skewSeconds));
+        var client = NewClient(_odc);
+        using var writer = Instance(client, time: writerTime);
+        using var reader = Instance(client, time: readerTime);
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(writer));
+
+        // The entry lives in Redis as long as the token does, by the writer's injected clock (fake, years off the wall clock).
+        var key = $"test-{client}:token:" + writer.GetRequiredService<OdcAccessTokenProvider>().GetManager("odc").Settings.CacheKey.SharedName();
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var timeToLive = await connection.GetDatabase().KeyTimeToLiveAsync(key);
+        Assert.NotNull(timeToLive);
+        Assert.InRange(timeToLive.Value, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(50));
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(reader));
+        var token = await reader.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc");
+
+        Assert.Equal(1, _odc.TokenRequests);
+        var left = token.ExpiresAt - readerTime.GetUtcNow();
+        Assert.InRange(left, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(50));
+    }
+
     [Fact]
     public async Task NoDataProtection_IsRefusedWithAMessageSayingWhatToRegister()
     {

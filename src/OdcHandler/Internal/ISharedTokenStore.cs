@@ -12,10 +12,13 @@ internal interface ISharedTokenStore
     /// <summary>How often a waiting caller looks for the token another instance is fetching.</summary>
     TimeSpan PollInterval { get; }
 
-    /// <summary>The token another instance stored, or <see langword="null"/> if none or it cannot be read.</summary>
+    /// <summary>
+    /// The token another instance stored, or <see langword="null"/> if none or it cannot be read. Its expiry is
+    /// on this instance's clock (the injected <see cref="TimeProvider"/>), whatever the writer's clock said.
+    /// </summary>
     Task<SharedToken?> ReadAsync(string key, CancellationToken cancellationToken);
 
-    /// <summary>Stores a token until it expires.</summary>
+    /// <summary>Stores a token until it expires (its expiry is on this instance's clock, the injected <see cref="TimeProvider"/>).</summary>
     Task WriteAsync(string key, SharedToken token, CancellationToken cancellationToken);
 
     /// <summary>Takes the short lease that makes this instance the one to call the token endpoint; <see langword="false"/> if another holds it.</summary>
