@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.DataProtection;
-using OdcHandler.Internal;
 using OdcHandler.Redis;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -44,9 +43,7 @@ public static class OdcRedisTokenCacheHttpClientBuilderExtensions
             throw new ArgumentException($"UseRedisTokenCache for HttpClient '{builder.Name}': LeaseDuration and OperationTimeout must be positive and LeaseWait not negative.", nameof(configure));
         }
 
-        builder.Services.AddSingleton(new SharedTokenStoreRegistration(
-            builder.Name,
-            services => new RedisSharedTokenStore(options, services.GetService<IDataProtectionProvider>(), services.GetService<TimeProvider>() ?? TimeProvider.System)));
-        return builder;
+        return builder.UseSharedTokenStore(
+            services => new RedisSharedTokenStore(options, services.GetService<IDataProtectionProvider>(), services.GetService<TimeProvider>() ?? TimeProvider.System));
     }
 }

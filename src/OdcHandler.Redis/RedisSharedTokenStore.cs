@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.DataProtection;
-using OdcHandler.Internal;
 using StackExchange.Redis;
 
 namespace OdcHandler.Redis;
@@ -11,7 +10,7 @@ namespace OdcHandler.Redis;
 /// instance at a time calls the token endpoint. Every command is bounded by
 /// <see cref="OdcRedisTokenCacheOptions.OperationTimeout"/>; the manager treats any failure as "no store".
 /// </summary>
-internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
+internal sealed class RedisSharedTokenStore : IOdcSharedTokenStore, IDisposable
 {
     private const string ReadScript = "return { redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1]) }";
     private const string ReleaseScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -42,7 +41,7 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
 
     public TimeSpan PollInterval => TimeSpan.FromMilliseconds(100);
 
-    public async Task<SharedToken?> ReadAsync(string key, CancellationToken cancellationToken)
+    public async Task<OdcSharedToken?> ReadAsync(string key, CancellationToken cancellationToken)
     {
         // Taken before the command, so the token is never thought to live longer than Redis says it does.
         var now = _timeProvider.GetUtcNow();
@@ -73,7 +72,7 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
                 return null;
             }
 
-            return new SharedToken(
+            return new OdcSharedToken(
                 root.GetProperty("t").GetString() ?? string.Empty,
                 now + TimeSpan.FromMilliseconds(timeToLive),
                 TimeSpan.FromSeconds(root.GetProperty("l").GetInt64()));
@@ -86,7 +85,7 @@ internal sealed class RedisSharedTokenStore : ISharedTokenStore, IDisposable
         }
     }
 
-    public async Task WriteAsync(string key, SharedToken token, CancellationToken cancellationToken)
+    public async Task WriteAsync(string key, OdcSharedToken token, CancellationToken cancellationToken)
     {
         var timeToLive = token.ExpiresAt - _timeProvider.GetUtcNow();
         if (timeToLive <= TimeSpan.Zero)

@@ -26,7 +26,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly OdcTelemetry _telemetry;
     private readonly JitterSource _jitter;
-    private readonly ISharedTokenStore? _sharedStore;
+    private readonly IOdcSharedTokenStore? _sharedStore;
     private readonly string _sharedName;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _shutdown = new();
@@ -50,7 +50,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         TimeProvider timeProvider,
         OdcTelemetry telemetry,
         JitterSource jitter,
-        ISharedTokenStore? sharedStore,
+        IOdcSharedTokenStore? sharedStore,
         ILogger logger)
     {
         _settings = settings;
@@ -368,7 +368,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             {
                 var written = await TrySharedAsync(async () =>
                 {
-                    await store.WriteAsync(_sharedName, new SharedToken(token.Value, token.ExpiresAt, token.Lifetime), cancellationToken).ConfigureAwait(false);
+                    await store.WriteAsync(_sharedName, new OdcSharedToken(token.Value, token.ExpiresAt, token.Lifetime), cancellationToken).ConfigureAwait(false);
                     return true;
                 }).ConfigureAwait(false);
                 if (!written.Failed)
@@ -400,7 +400,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         return await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task ReleaseLeaseAsync(ISharedTokenStore store, string owner) =>
+    private async Task ReleaseLeaseAsync(IOdcSharedTokenStore store, string owner) =>
         await TrySharedAsync(async () =>
         {
             await store.ReleaseLeaseAsync(_sharedName, owner, CancellationToken.None).ConfigureAwait(false);
@@ -408,7 +408,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         }).ConfigureAwait(false);
 
     /// <summary>A token from the shared store that this instance would not refresh yet (or none), and whether the store failed.</summary>
-    private async Task<(bool Failed, OdcAccessToken? Token)> ReadSharedAsync(ISharedTokenStore store, CancellationToken cancellationToken)
+    private async Task<(bool Failed, OdcAccessToken? Token)> ReadSharedAsync(IOdcSharedTokenStore store, CancellationToken cancellationToken)
     {
         var read = await TrySharedAsync(() => store.ReadAsync(_sharedName, cancellationToken)).ConfigureAwait(false);
         var shared = read.Value;

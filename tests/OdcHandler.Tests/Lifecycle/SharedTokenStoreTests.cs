@@ -1,7 +1,7 @@
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using NSubstitute;
 using NSubstitute.ExceptionExtensions;
-using OdcHandler.Internal;
 using OdcHandler.Tests.Fakes;
 
 namespace OdcHandler.Tests.Lifecycle;
@@ -10,15 +10,36 @@ namespace OdcHandler.Tests.Lifecycle;
 public sealed class SharedTokenStoreTests
 {
     [Fact]
+    public async Task UseSharedTokenStore_CustomStoreSharedByTwoInstances_OneTokenRequest()
+    {
+        var server = new FakeIdentityServer();
+        var store = new InMemorySharedTokenStore(server.Time, leaseWait: TimeSpan.FromSeconds(5));
+        using var first = OdcTestHost.Build(server, services: s => s.AddHttpClient(OdcTestHost.ClientName).UseSharedTokenStore(_ => store));
+        using var second = OdcTestHost.Build(server, services: s => s.AddHttpClient(OdcTestHost.ClientName).UseSharedTokenStore(_ => store));
+
+        using var fromFirst = await first.Client().GetAsync("users");
+        using var fromSecond = await second.Client().GetAsync("users");
+
+        Assert.Equal(HttpStatusCode.OK, fromFirst.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, fromSecond.StatusCode);
+        Assert.Equal(1, server.TokenRequests);
+        Assert.Equal(1, store.Writes);
+        var tokenOfFirst = await first.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName);
+        var tokenOfSecond = await second.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName);
+        Assert.Equal(tokenOfFirst.Value, tokenOfSecond.Value);
+        Assert.Equal(tokenOfFirst.ExpiresAt, tokenOfSecond.ExpiresAt);
+    }
+
+    [Fact]
     public async Task GetToken_LeaseAttemptFails_AsksTheIdentityServiceAtOnceInsteadOfWaitingLeaseWait()
     {
         var server = new FakeIdentityServer();
-        var store = Substitute.For<ISharedTokenStore>();
+        var store = Substitute.For<IOdcSharedTokenStore>();
         store.LeaseWait.Returns(TimeSpan.FromSeconds(5));
         store.PollInterval.Returns(TimeSpan.FromMilliseconds(100));
-        store.ReadAsync(default!, default).ReturnsForAnyArgs(Task.FromResult<SharedToken?>(null));
+        store.ReadAsync(default!, default).ReturnsForAnyArgs(Task.FromResult<OdcSharedToken?>(null));
         store.TryTakeLeaseAsync(default!, default!, default).ThrowsAsyncForAnyArgs(new TimeoutException("The store did not answer."));
-        using var provider = OdcTestHost.Build(server, services: s => s.AddSingleton(new SharedTokenStoreRegistration(OdcTestHost.ClientName, _ => store)));
+        using var provider = OdcTestHost.Build(server, services: s => s.AddHttpClient(OdcTestHost.ClientName).UseSharedTokenStore(_ => store));
         var started = server.Time.GetUtcNow();
 
         await provider.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync(OdcTestHost.ClientName).AsTask()
