@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.DataProtection;
-using OdcHandler.Internal;
 using OdcHandler.Redis;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -24,7 +23,8 @@ public static class OdcRedisTokenCacheHttpClientBuilderExtensions
     /// <para>
     /// Tokens are encrypted with ASP.NET Core Data Protection (<c>IDataProtectionProvider</c>); all instances
     /// must share a key ring. Keys are opaque hashes: neither the client id nor anything of the secret
-    /// appears in them.
+    /// appears in them. Each entry is bound to its key (the key is part of the Data Protection purpose), so an
+    /// entry copied under another client's key is ignored there and that client fetches its own token.
     /// </para>
     /// </remarks>
     public static IHttpClientBuilder UseRedisTokenCache(this IHttpClientBuilder builder, Action<OdcRedisTokenCacheOptions> configure)
@@ -43,9 +43,7 @@ public static class OdcRedisTokenCacheHttpClientBuilderExtensions
             throw new ArgumentException($"UseRedisTokenCache for HttpClient '{builder.Name}': LeaseDuration and OperationTimeout must be positive and LeaseWait not negative.", nameof(configure));
         }
 
-        builder.Services.AddSingleton(new SharedTokenStoreRegistration(
-            builder.Name,
-            services => new RedisSharedTokenStore(options, services.GetService<IDataProtectionProvider>())));
-        return builder;
+        return builder.UseSharedTokenStore(
+            services => new RedisSharedTokenStore(options, services.GetService<IDataProtectionProvider>(), services.GetService<TimeProvider>() ?? TimeProvider.System));
     }
 }

@@ -1,6 +1,13 @@
 namespace OdcHandler.Redis;
 
 /// <summary>Settings of the Redis token cache that the instances of an application share.</summary>
+/// <remarks>
+/// The instances' clocks need not agree, with each other or with Redis: a token's expiry is stored as the key's
+/// time to live (<c>PX</c>, set from the writer's <see cref="TimeProvider"/>) and read back as Redis's remaining
+/// time to live (<c>PTTL</c>, read with the value in one script) added to the reader's own clock. Only Redis's
+/// clock counts down, so any skew between instances is tolerated (tested at 30 seconds ahead and behind); the
+/// remaining error is the duration of one read, and it always makes the token look shorter-lived, never longer.
+/// </remarks>
 public sealed class OdcRedisTokenCacheOptions
 {
     /// <summary>The StackExchange.Redis configuration string, for example <c>redis.internal:6379,password=…</c>. Required.</summary>

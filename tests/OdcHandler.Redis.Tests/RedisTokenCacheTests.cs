@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using OdcHandler.Internal;
 using OdcHandler.Testing;
 using StackExchange.Redis;
@@ -24,10 +25,18 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         return odc;
     }
 
-    internal static ServiceProvider Instance(FakeOdcServer odc, string redisConfiguration, string clientId, ConcurrentQueue<string> warnings, Action<OdcRedisTokenCacheOptions>? configure = null)
+    internal static ServiceProvider Instance(FakeOdcServer odc, string redisConfiguration, string clientId, ConcurrentQueue<string> warnings, Action<OdcRedisTokenCacheOptions>? configure = null, bool dataProtection = true, TimeProvider? time = null)
     {
         var services = new ServiceCollection();
-        services.AddSingleton(s_sharedKeyRing);
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
+        if (dataProtection)
+        {
+            services.AddSingleton(s_sharedKeyRing);
+        }
+
         services.AddLogging(logging => logging.AddProvider(new WarningCollector(warnings)));
         services.AddHttpClient("odc", c => c.BaseAddress = new Uri(odc.PortalUri, "/api/"))
             .AddOdcAuthentication(o =>
@@ -50,8 +59,8 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         return services.BuildServiceProvider();
     }
 
-    private ServiceProvider Instance(string clientId, Action<OdcRedisTokenCacheOptions>? configure = null, string? redisConfiguration = null) =>
-        Instance(_odc, redisConfiguration ?? redis.Configuration, clientId, _warnings, configure);
+    private ServiceProvider Instance(string clientId, Action<OdcRedisTokenCacheOptions>? configure = null, string? redisConfiguration = null, bool dataProtection = true, TimeProvider? time = null) =>
+        Instance(_odc, redisConfiguration ?? redis.Configuration, clientId, _warnings, configure, dataProtection, time);
 
     internal static async Task<HttpStatusCode> CallAsync(ServiceProvider instance)
     {
@@ -166,6 +175,40 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
         Assert.NotEqual("not a protected token {", stored);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task EntryCopiedToAnotherClientsKey_IsRejectedAndThatClientFetchesItsOwn(bool dataProtection)
+    {
+        var clientA = NewClient(_odc);
+        var clientB = NewClient(_odc);
+        void Configure(OdcRedisTokenCacheOptions o)
+        {
+            o.KeyPrefix = "test-copy:";
+            o.AllowUnprotectedTokens = !dataProtection;
+        }
+
+        using var a = Instance(clientA, Configure, dataProtection: dataProtection);
+        using var b = Instance(clientB, Configure, dataProtection: dataProtection);
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(a));
+        var tokenOfA = await a.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc");
+        var keyOfA = "test-copy:token:" + a.GetRequiredService<OdcAccessTokenProvider>().GetManager("odc").Settings.CacheKey.SharedName();
+        var keyOfB = "test-copy:token:" + b.GetRequiredService<OdcAccessTokenProvider>().GetManager("odc").Settings.CacheKey.SharedName();
+
+        // Someone with write access to Redis (but not to the key ring) plants A's entry under B's key.
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var database = connection.GetDatabase();
+        var raw = await database.StringGetAsync(keyOfA);
+        Assert.False(raw.IsNullOrEmpty);
+        await database.StringSetAsync(keyOfB, raw, TimeSpan.FromMinutes(30));
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(b));
+
+        var tokenOfB = await b.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc");
+        Assert.NotEqual(tokenOfA.Value, tokenOfB.Value);
+        Assert.Equal(2, _odc.TokenRequests);
+    }
+
     [Fact]
     public async Task RedisUnreachable_RequestsStillWorkWithAWarning()
     {
@@ -177,6 +220,59 @@ public sealed class RedisTokenCacheTests(RedisServer redis) : IClassFixture<Redi
 
         Assert.Equal(1, _odc.TokenRequests);
         Assert.Contains(_warnings, w => w.Contains("shared token store failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RedisUnreachable_TheTokenRequestStartsAtOnceWithoutWaitingForALease()
+    {
+        var time = new FakeTimeProvider();
+        var leaseWait = TimeSpan.FromSeconds(5);
+        var client = NewClient(_odc);
+        using var instance = Instance(client, o => (o.OperationTimeout, o.LeaseWait) = (TimeSpan.FromSeconds(1), leaseWait), "127.0.0.1:1", time: time);
+
+        var call = instance.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc").AsTask();
+
+        // Fake time stands still: a caller that took the failed lease for another instance's and waited
+        // LeaseWait for its token would never get there. The 30 s only stop a broken build from hanging.
+        var fetchedWithoutWaiting = await Task.WhenAny(call, Task.Delay(TimeSpan.FromSeconds(30))) == call;
+        var requestsBeforeLeaseWait = _odc.TokenRequests;
+        time.Advance(leaseWait + TimeSpan.FromSeconds(1));
+        await call;
+
+        Assert.True(fetchedWithoutWaiting, "The token request waited for fake time to pass LeaseWait although Redis was down.");
+        Assert.Equal(1, requestsBeforeLeaseWait);
+        Assert.Equal(1, _odc.TokenRequests);
+    }
+
+    [Theory]
+    [InlineData(30)]
+    [InlineData(-30)]
+    public async Task ReaderClockSkewedFromWritersBy30Seconds_UsesTheSharedTokenUntilItsRealExpiryAndNoLonger(int skewSeconds)
+    {
+        // 50-second tokens: refreshed 25 to 37.5 s before expiry, so a reader 30 s ahead that judged the
+        // writer's expiry by its own clock would refuse the token, and one 30 s behind would keep it 30 s too long.
+        _odc.TokenLifetime = TimeSpan.FromSeconds(50);
+        var writerTime = new FakeTimeProvider();
+        var readerTime = new FakeTimeProvider(writerTime.GetUtcNow() + TimeSpan.FromSeconds(skewSeconds));
+        var client = NewClient(_odc);
+        using var writer = Instance(client, time: writerTime);
+        using var reader = Instance(client, time: readerTime);
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(writer));
+
+        // The entry lives in Redis as long as the token does, by the writer's injected clock (fake, years off the wall clock).
+        var key = $"test-{client}:token:" + writer.GetRequiredService<OdcAccessTokenProvider>().GetManager("odc").Settings.CacheKey.SharedName();
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var timeToLive = await connection.GetDatabase().KeyTimeToLiveAsync(key);
+        Assert.NotNull(timeToLive);
+        Assert.InRange(timeToLive.Value, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(50));
+
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(reader));
+        var token = await reader.GetRequiredService<IOdcAccessTokenProvider>().GetTokenAsync("odc");
+
+        Assert.Equal(1, _odc.TokenRequests);
+        var left = token.ExpiresAt - readerTime.GetUtcNow();
+        Assert.InRange(left, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(50));
     }
 
     [Fact]

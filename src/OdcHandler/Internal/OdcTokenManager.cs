@@ -26,7 +26,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly OdcTelemetry _telemetry;
     private readonly JitterSource _jitter;
-    private readonly ISharedTokenStore? _sharedStore;
+    private readonly IOdcSharedTokenStore? _sharedStore;
     private readonly string _sharedName;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _shutdown = new();
@@ -56,7 +56,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         TimeProvider timeProvider,
         OdcTelemetry telemetry,
         JitterSource jitter,
-        ISharedTokenStore? sharedStore,
+        IOdcSharedTokenStore? sharedStore,
         ILogger logger)
     {
         _settings = settings;
@@ -365,87 +365,127 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
     private async Task<OdcAccessToken> AcquireAsync(CancellationToken cancellationToken)
     {
-        if (_sharedStore is null)
+        if (_sharedStore is not { } store)
         {
             return await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
         }
 
         // Another instance may already hold a good token; else one instance (the lease holder) asks the
         // identity service and the others wait for its answer, a bounded time, then ask themselves.
-        if (await ReadSharedAsync(cancellationToken).ConfigureAwait(false) is { } shared)
+        // A store that fails costs one bounded command: after the first failure this acquisition asks the
+        // identity service at once and leaves the store alone (a lease it took expires by itself).
+        var read = await ReadSharedAsync(store, cancellationToken).ConfigureAwait(false);
+        if (read.Failed)
+        {
+            return await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (read.Token is { } shared)
         {
             return shared;
         }
 
         var owner = Guid.NewGuid().ToString("N");
-        if (await TrySharedAsync(() => _sharedStore.TryTakeLeaseAsync(_sharedName, owner, cancellationToken), false).ConfigureAwait(false))
+        var lease = await TrySharedAsync(() => store.TryTakeLeaseAsync(_sharedName, owner, cancellationToken)).ConfigureAwait(false);
+        if (lease.Failed)
         {
-            try
-            {
-                // The previous holder may have stored its token and released the lease between our read and
-                // our lease: look once more before asking the identity service.
-                if (await ReadSharedAsync(cancellationToken).ConfigureAwait(false) is { } storedMeanwhile)
-                {
-                    return storedMeanwhile;
-                }
-
-                var token = await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
-                await TrySharedAsync(async () =>
-                {
-                    await _sharedStore.WriteAsync(_sharedName, new SharedToken(token.Value, token.ExpiresAt, token.Lifetime), cancellationToken).ConfigureAwait(false);
-                    return true;
-                }, false).ConfigureAwait(false);
-                return token;
-            }
-            finally
-            {
-                await TrySharedAsync(async () =>
-                {
-                    await _sharedStore.ReleaseLeaseAsync(_sharedName, owner, CancellationToken.None).ConfigureAwait(false);
-                    return true;
-                }, false).ConfigureAwait(false);
-            }
+            return await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var waitUntil = _timeProvider.GetUtcNow() + _sharedStore.LeaseWait;
+        if (lease.Value)
+        {
+            // The previous holder may have stored its token and released the lease between our read and
+            // our lease: look once more before asking the identity service.
+            var again = await ReadSharedAsync(store, cancellationToken).ConfigureAwait(false);
+            if (again.Token is { } storedMeanwhile)
+            {
+                await ReleaseLeaseAsync(store, owner).ConfigureAwait(false);
+                return storedMeanwhile;
+            }
+
+            OdcAccessToken token;
+            try
+            {
+                token = await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch when (!again.Failed)
+            {
+                await ReleaseLeaseAsync(store, owner).ConfigureAwait(false);
+                throw;
+            }
+
+            if (!again.Failed)
+            {
+                var written = await TrySharedAsync(async () =>
+                {
+                    await store.WriteAsync(_sharedName, new OdcSharedToken(token.Value, token.ExpiresAt, token.Lifetime), cancellationToken).ConfigureAwait(false);
+                    return true;
+                }).ConfigureAwait(false);
+                if (!written.Failed)
+                {
+                    await ReleaseLeaseAsync(store, owner).ConfigureAwait(false);
+                }
+            }
+
+            return token;
+        }
+
+        var waitUntil = _timeProvider.GetUtcNow() + store.LeaseWait;
         while (_timeProvider.GetUtcNow() < waitUntil)
         {
-            await Task.Delay(_sharedStore.PollInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
-            if (await ReadSharedAsync(cancellationToken).ConfigureAwait(false) is { } fetchedByAnother)
+            await Task.Delay(store.PollInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
+            var poll = await ReadSharedAsync(store, cancellationToken).ConfigureAwait(false);
+            if (poll.Failed)
+            {
+                return await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (poll.Token is { } fetchedByAnother)
             {
                 return fetchedByAnother;
             }
         }
 
-        _logger.SharedTokenWaitTimedOut(_settings.ClientId, _sharedStore.LeaseWait);
+        _logger.SharedTokenWaitTimedOut(_settings.ClientId, store.LeaseWait);
         return await RequestTokenAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A token from the shared store that this instance would not refresh yet, or <see langword="null"/>.</summary>
-    private async Task<OdcAccessToken?> ReadSharedAsync(CancellationToken cancellationToken)
+    private async Task ReleaseLeaseAsync(IOdcSharedTokenStore store, string owner) =>
+        await TrySharedAsync(async () =>
+        {
+            await store.ReleaseLeaseAsync(_sharedName, owner, CancellationToken.None).ConfigureAwait(false);
+            return true;
+        }).ConfigureAwait(false);
+
+    /// <summary>A token from the shared store that this instance would not refresh yet (or none), and whether the store failed.</summary>
+    private async Task<(bool Failed, OdcAccessToken? Token)> ReadSharedAsync(IOdcSharedTokenStore store, CancellationToken cancellationToken)
     {
-        var shared = await TrySharedAsync(() => _sharedStore!.ReadAsync(_sharedName, cancellationToken), null).ConfigureAwait(false);
-        if (shared is null || shared.AccessToken.Length == 0 || !OdcAccessToken.IsHeaderSafe(shared.AccessToken)
+        var read = await TrySharedAsync(() => store.ReadAsync(_sharedName, cancellationToken)).ConfigureAwait(false);
+        var shared = read.Value;
+        if (read.Failed || shared is null || shared.AccessToken.Length == 0 || !OdcAccessToken.IsHeaderSafe(shared.AccessToken)
             || string.Equals(shared.AccessToken, _rejectedValue, StringComparison.Ordinal))
         {
-            return null;
+            return (read.Failed, null);
         }
 
         var token = new OdcAccessToken(shared.AccessToken, shared.ExpiresAt, shared.ExpiresAt - RefreshLead(shared.Lifetime), shared.Lifetime);
-        return _timeProvider.GetUtcNow() < token.RefreshAt ? token : null;
+        return (false, _timeProvider.GetUtcNow() < token.RefreshAt ? token : null);
     }
 
-    /// <summary>A shared store that fails, is slow or answers garbage never fails a request: it is skipped.</summary>
-    private async Task<T> TrySharedAsync<T>(Func<Task<T>> operation, T fallback)
+    /// <summary>
+    /// A shared store that fails, is slow or answers garbage never fails a request: the failure is logged and
+    /// reported, and the caller goes on without the store.
+    /// </summary>
+    private async Task<(bool Failed, T? Value)> TrySharedAsync<T>(Func<Task<T>> operation)
     {
         try
         {
-            return await operation().ConfigureAwait(false);
+            return (false, await operation().ConfigureAwait(false));
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !_shutdown.IsCancellationRequested)
         {
             _logger.SharedTokenStoreFailed(_settings.ClientId, exception.GetType().Name, exception.Message);
-            return fallback;
+            return (true, default);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using OdcHandler.Internal;
@@ -30,13 +29,13 @@ public sealed class FleetSimulationTests(ITestOutputHelper output)
     private static async Task<int> SimulateAsync(bool shared)
     {
         var server = new FakeIdentityServer();
-        var store = new InMemorySharedTokenStore(server.Time);
+        var store = new InMemorySharedTokenStore(server.Time, leaseWait: TimeSpan.Zero);
         var instances = Enumerable.Range(0, Instances).Select(instance => OdcTestHost.Build(server, services: collection =>
         {
             collection.AddSingleton(new JitterSource(new Random(instance).NextDouble));
             if (shared)
             {
-                collection.AddSingleton(new SharedTokenStoreRegistration(OdcTestHost.ClientName, _ => store));
+                collection.AddHttpClient(OdcTestHost.ClientName).UseSharedTokenStore(_ => store);
             }
         })).ToList();
         var clients = instances.Select(i => i.Client()).ToList();
@@ -56,47 +55,5 @@ public sealed class FleetSimulationTests(ITestOutputHelper output)
 
         instances.ForEach(i => i.Dispose());
         return server.TokenRequests;
-    }
-
-    /// <summary>What Redis does for the fleet, in memory and on fake time: entries that expire, and a set-if-absent lease.</summary>
-    private sealed class InMemorySharedTokenStore(TimeProvider time) : ISharedTokenStore
-    {
-        private readonly ConcurrentDictionary<string, SharedToken> _tokens = new();
-        private readonly ConcurrentDictionary<string, (string Owner, DateTimeOffset Until)> _leases = new();
-
-        public TimeSpan LeaseWait => TimeSpan.Zero;
-
-        public TimeSpan PollInterval => TimeSpan.FromMilliseconds(100);
-
-        public Task<SharedToken?> ReadAsync(string key, CancellationToken cancellationToken) =>
-            Task.FromResult(_tokens.TryGetValue(key, out var token) && token.ExpiresAt > time.GetUtcNow() ? token : null);
-
-        public Task WriteAsync(string key, SharedToken token, CancellationToken cancellationToken)
-        {
-            _tokens[key] = token;
-            return Task.CompletedTask;
-        }
-
-        public Task<bool> TryTakeLeaseAsync(string key, string owner, CancellationToken cancellationToken)
-        {
-            var now = time.GetUtcNow();
-            if (_leases.TryGetValue(key, out var lease) && lease.Until > now)
-            {
-                return Task.FromResult(false);
-            }
-
-            _leases[key] = (owner, now + TimeSpan.FromSeconds(10));
-            return Task.FromResult(true);
-        }
-
-        public Task ReleaseLeaseAsync(string key, string owner, CancellationToken cancellationToken)
-        {
-            if (_leases.TryGetValue(key, out var lease) && lease.Owner == owner)
-            {
-                _leases.TryRemove(key, out _);
-            }
-
-            return Task.CompletedTask;
-        }
     }
 }
