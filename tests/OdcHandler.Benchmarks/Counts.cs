@@ -59,7 +59,7 @@ public static class Counts
                 {
                     await client.GetAsync(api);
                 }
-                catch (HttpRequestException)
+                catch (Exception exception) when (exception is HttpRequestException or OdcAuthenticationException)
                 {
                     // Counted below from the identity side; a failure is expected when the endpoint fails.
                 }

@@ -53,4 +53,55 @@ public sealed class AppWideHttpClientDefaultsTests
         Assert.Equal(1, _server.TokenRequests);
         Assert.Equal(1, _server.DiscoveryRequests);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task WrongSecret_ApplicationRetryDoesNotRetryIt_InvalidClientAtOnceAfterOneTokenRequest(bool onEveryClient)
+    {
+        _server.TokenResponder = _ => FakeIdentityServer.Json(HttpStatusCode.Unauthorized, """{"error":"invalid_client","error_description":"Invalid client credentials"}""");
+        using var services = OdcTestHost.Build(_server, services: collection =>
+        {
+            if (onEveryClient)
+            {
+                AspireServiceDefaults(collection);
+            }
+            else
+            {
+                collection.AddHttpClient(OdcTestHost.ClientName).AddStandardResilienceHandler();
+            }
+        });
+        var started = _server.Time.GetUtcNow();
+
+        var failure = await Assert.ThrowsAsync<OdcAuthenticationException>(() => services.Client().GetAsync("users").DriveAsync(_server.Time));
+
+        Assert.Equal("invalid_client", failure.Error);
+        Assert.Equal(1, _server.TokenRequests);
+        Assert.Equal(0, _server.ApiRequests);
+        Assert.True(_server.Time.GetUtcNow() - started < TimeSpan.FromSeconds(1), $"the caller waited {_server.Time.GetUtcNow() - started} of fake time");
+    }
+
+    [Fact]
+    public async Task IdentityOutage_ApplicationRetryCostsNoSecondAcquisition()
+    {
+        _server.TokenResponder = _ => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+        using var services = OdcTestHost.Build(
+            _server,
+            o => o.FailureCooldown = TimeSpan.FromSeconds(5),
+            services: collection => collection.AddHttpClient(OdcTestHost.ClientName).AddStandardResilienceHandler(o =>
+            {
+                // Generous per-attempt time, so what is measured is the retry predicate, not the attempt timeout.
+                o.Retry.MaxRetryAttempts = 6;
+                o.AttemptTimeout.Timeout = TimeSpan.FromMinutes(1);
+                o.CircuitBreaker.SamplingDuration = TimeSpan.FromMinutes(2);
+                o.TotalRequestTimeout.Timeout = TimeSpan.FromMinutes(5);
+            }),
+            waitBetweenRetries: true);
+
+        var failure = await Assert.ThrowsAsync<OdcAuthenticationException>(() => services.Client().GetAsync("users").DriveAsync(_server.Time));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failure.StatusCode);
+        Assert.Equal(OdcTestHost.BackchannelAttempts, _server.TokenRequests);
+        Assert.Equal(0, _server.ApiRequests);
+    }
 }
