@@ -26,7 +26,7 @@ internal static class Backchannel
         CancellationToken cancellationToken)
     {
         var target = request.RequestUri!;
-        using var activity = OdcTelemetry.ActivitySource.StartActivity(activityName, ActivityKind.Client);
+        var activity = OdcTelemetry.StartActivity(activityName, ActivityKind.Client);
         if (activity is not null)
         {
             activity.SetTag("http.request.method", request.Method.Method);
@@ -53,6 +53,10 @@ internal static class Backchannel
             activity?.SetStatus(ActivityStatusCode.Error);
             activity?.SetTag("error.type", OdcTelemetry.ErrorType(exception));
             throw;
+        }
+        finally
+        {
+            OdcTelemetry.StopActivity(activity);
         }
     }
 

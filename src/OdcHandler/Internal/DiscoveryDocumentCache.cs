@@ -19,6 +19,7 @@ internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactor
     private const string What = "discovery document";
 
     private readonly ConcurrentDictionary<Uri, Slot> _slots = new();
+    private readonly ILogger _logger = GuardedLogger.Wrap(logger);
 
     public async Task<Uri> GetTokenEndpointAsync(OdcClientSettings settings, CancellationToken cancellationToken)
     {
@@ -86,17 +87,22 @@ internal sealed class DiscoveryDocumentCache(IHttpClientFactory httpClientFactor
                 slot.Pending = null;
             }
 
-            logger.DiscoveryFetched(settings.Endpoints.Discovery, tokenEndpoint, cachedUntil);
-            owner.SetResult(tokenEndpoint);
+            _logger.DiscoveryFetched(settings.Endpoints.Discovery, tokenEndpoint, cachedUntil);
+            owner.TrySetResult(tokenEndpoint);
         }
         catch (Exception exception)
         {
+            // Whatever failed (the application's clock included), the fetch in flight is cleared and settled:
+            // every client of this document waits on it.
             lock (slot)
             {
-                slot.Pending = null;
+                if (ReferenceEquals(slot.Pending, owner.Task))
+                {
+                    slot.Pending = null;
+                }
             }
 
-            owner.SetException(exception);
+            owner.TrySetException(exception);
         }
     }
 

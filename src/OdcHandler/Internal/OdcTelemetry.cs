@@ -44,21 +44,103 @@ internal sealed class OdcTelemetry
 
     public Counter<long> RefreshFailures { get; }
 
+    // Every measurement and span below reaches the application's listeners synchronously. What they throw
+    // is dropped here: observability never fails a request or a fetch, nor stops the token state machine
+    // half-way through a step.
+
     public void CacheLookup(string clientId, bool hit)
     {
         if (CacheLookups.Enabled)
         {
-            CacheLookups.Add(1, new("odc.client.id", clientId), new("odc.cache.result", hit ? "hit" : "miss"));
+            try
+            {
+                CacheLookups.Add(1, new("odc.client.id", clientId), new("odc.cache.result", hit ? "hit" : "miss"));
+            }
+            catch (Exception)
+            {
+                // A failing meter listener; see above.
+            }
         }
     }
 
-    public void Acquired(string clientId, TimeSpan elapsed, OdcAuthenticationException? failure)
+    /// <summary>Records an acquisition that started at <paramref name="startedAt"/> (a timestamp of <paramref name="timeProvider"/>).</summary>
+    public void Acquired(string clientId, TimeProvider timeProvider, long startedAt, OdcAuthenticationException? failure)
     {
-        var outcome = new KeyValuePair<string, object?>("odc.outcome", failure is null ? "success" : "failure");
-        var client = new KeyValuePair<string, object?>("odc.client.id", clientId);
-        var error = new KeyValuePair<string, object?>("error.type", ErrorType(failure));
-        TokenAcquisitions.Add(1, client, outcome, error);
-        AcquisitionDuration.Record(elapsed.TotalSeconds, client, outcome, error);
+        if (!TokenAcquisitions.Enabled && !AcquisitionDuration.Enabled)
+        {
+            return;
+        }
+
+        try
+        {
+            var outcome = new KeyValuePair<string, object?>("odc.outcome", failure is null ? "success" : "failure");
+            var client = new KeyValuePair<string, object?>("odc.client.id", clientId);
+            var error = new KeyValuePair<string, object?>("error.type", ErrorType(failure));
+            TokenAcquisitions.Add(1, client, outcome, error);
+            AcquisitionDuration.Record(timeProvider.GetElapsedTime(startedAt).TotalSeconds, client, outcome, error);
+        }
+        catch (Exception)
+        {
+            // A failing meter listener or clock; see above.
+        }
+    }
+
+    public void RefreshFailed(string clientId, OdcAuthenticationException failure)
+    {
+        if (RefreshFailures.Enabled)
+        {
+            try
+            {
+                RefreshFailures.Add(1, new KeyValuePair<string, object?>("odc.client.id", clientId), new KeyValuePair<string, object?>("error.type", ErrorType(failure)));
+            }
+            catch (Exception)
+            {
+                // A failing meter listener; see above.
+            }
+        }
+    }
+
+    /// <summary>Starts a span, or returns <see langword="null"/> when nobody listens or a listener throws.</summary>
+    public static Activity? StartActivity(string name, ActivityKind kind, IEnumerable<KeyValuePair<string, object?>>? tags = null, IEnumerable<ActivityLink>? links = null)
+    {
+        if (!ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var current = Activity.Current;
+        try
+        {
+            return ActivitySource.StartActivity(name, kind, parentContext: default, tags, links);
+        }
+        catch (Exception)
+        {
+            // A listener threw after the span became current: it must not parent what follows.
+            Activity.Current = current;
+            return null;
+        }
+    }
+
+    /// <summary>Ends a span started by <see cref="StartActivity"/>; a listener that throws on stop loses the span, nothing else.</summary>
+    public static void StopActivity(Activity? activity)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        var parent = activity.Parent;
+        try
+        {
+            activity.Dispose();
+        }
+        catch (Exception)
+        {
+            if (Activity.Current == activity)
+            {
+                Activity.Current = parent;
+            }
+        }
     }
 
     /// <summary>The OAuth error code, else the HTTP status, else a fixed word: a bounded set, never free text.</summary>

@@ -67,7 +67,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         _jitter = jitter;
         _sharedStore = sharedStore;
         _sharedName = settings.CacheKey.SharedName();
-        _logger = logger;
+        _logger = GuardedLogger.Wrap(logger);
     }
 
     public OdcClientSettings Settings => _settings;
@@ -255,7 +255,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         TaskCompletionSource<OdcAccessToken> owner;
         lock (_gate)
         {
-            if (_pending is not null || _timeProvider.GetUtcNow() < _nextBackgroundAttempt || !ReferenceEquals(_slot, slot))
+            if (_pending is not null || !ReferenceEquals(_slot, slot) || !TryGetUtcNow(out var now) || now < _nextBackgroundAttempt)
             {
                 return;
             }
@@ -276,23 +276,28 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
         });
     }
 
-    /// <summary>Runs one fetch to completion and settles <paramref name="owner"/>; never throws.</summary>
+    /// <summary>
+    /// Runs one fetch to completion and settles <paramref name="owner"/>; never throws. Whatever the
+    /// application's code (clock, loggers, meter and activity listeners) throws on the way, the owner is
+    /// settled and <see cref="_pending"/> cleared, or every later caller would wait for it forever.
+    /// </summary>
     private async Task FetchAsync(TaskCompletionSource<OdcAccessToken> owner, bool background, ActivityContext trigger = default)
     {
-        var started = _timeProvider.GetTimestamp();
-        using var activity = OdcTelemetry.ActivitySource.StartActivity(
-            "odc.token.acquire",
-            ActivityKind.Internal,
-            parentContext: default,
-            tags: [new("odc.client.id", _settings.ClientId), new("odc.token.refresh", background)],
-            links: trigger == default ? null : [new ActivityLink(trigger)]);
-        lock (_gate)
-        {
-            _pendingActivity = activity?.Context ?? default;
-        }
-
+        long started = 0;
+        Activity? activity = null;
         try
         {
+            started = _timeProvider.GetTimestamp();
+            activity = OdcTelemetry.StartActivity(
+                "odc.token.acquire",
+                ActivityKind.Internal,
+                tags: [new("odc.client.id", _settings.ClientId), new("odc.token.refresh", background)],
+                links: trigger == default ? null : [new ActivityLink(trigger)]);
+            lock (_gate)
+            {
+                _pendingActivity = activity?.Context ?? default;
+            }
+
             var token = await AcquireAsync(_shutdown.Token).ConfigureAwait(false);
             var slot = new TokenSlot(token, _timeProvider);
             lock (_gate)
@@ -309,27 +314,46 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
                 _nextBackgroundAttempt = default;
             }
 
-            _telemetry.Acquired(_settings.ClientId, _timeProvider.GetElapsedTime(started), failure: null);
-            owner.SetResult(token);
+            _telemetry.Acquired(_settings.ClientId, _timeProvider, started, failure: null);
+            owner.TrySetResult(token);
         }
         catch (Exception exception)
         {
             var failure = exception as OdcAuthenticationException
                 ?? new OdcAuthenticationException($"Acquiring an access token for client id '{_settings.ClientId}' failed unexpectedly ({exception.GetType().Name}).", exception);
-            activity?.SetStatus(ActivityStatusCode.Error, failure.Error ?? "token acquisition failed");
-            activity?.SetTag("error.type", OdcTelemetry.ErrorType(failure));
-            _telemetry.Acquired(_settings.ClientId, _timeProvider.GetElapsedTime(started), failure);
-            RecordFailure(failure);
-            owner.SetException(failure);
+            try
+            {
+                activity?.SetStatus(ActivityStatusCode.Error, failure.Error ?? "token acquisition failed");
+                activity?.SetTag("error.type", OdcTelemetry.ErrorType(failure));
+                _telemetry.Acquired(_settings.ClientId, _timeProvider, started, failure);
+                RecordFailure(failure);
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    if (ReferenceEquals(_pending, owner.Task))
+                    {
+                        _pending = null;
+                    }
+                }
 
-            // A background refresh may have no waiter; reading the exception marks it observed.
-            _ = owner.Task.Exception;
+                owner.TrySetException(failure);
+
+                // A background refresh may have no waiter; reading the exception marks it observed.
+                _ = owner.Task.Exception;
+            }
+        }
+        finally
+        {
+            OdcTelemetry.StopActivity(activity);
         }
     }
 
     private void RecordFailure(OdcAuthenticationException failure)
     {
-        var now = _timeProvider.GetUtcNow();
+        // Without a clock there is no cool-down or back-off to compute: the next caller simply tries again.
+        var now = TryGetUtcNow(out var utcNow) ? utcNow : DateTimeOffset.MinValue;
         OdcAccessToken? stillValid;
         DateTimeOffset until;
         lock (_gate)
@@ -354,12 +378,27 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
         if (stillValid is not null)
         {
-            _telemetry.RefreshFailures.Add(1, new KeyValuePair<string, object?>("odc.client.id", _settings.ClientId), new KeyValuePair<string, object?>("error.type", OdcTelemetry.ErrorType(failure)));
+            _telemetry.RefreshFailed(_settings.ClientId, failure);
             _logger.BackgroundRefreshFailed(_settings.ClientId, stillValid.ExpiresAt, until, failure.Message);
         }
         else
         {
             _logger.TokenAcquisitionFailed(_settings.ClientId, until, failure.Message);
+        }
+    }
+
+    /// <summary>The time, unless the application's <see cref="TimeProvider"/> throws: then the caller decides without it.</summary>
+    private bool TryGetUtcNow(out DateTimeOffset now)
+    {
+        try
+        {
+            now = _timeProvider.GetUtcNow();
+            return true;
+        }
+        catch (Exception)
+        {
+            now = default;
+            return false;
         }
     }
 

@@ -20,6 +20,9 @@ internal sealed class TokenSlot : IDisposable
     /// <summary>System timers take at most about 49 days; a longer wait is re-armed when it fires.</summary>
     private static readonly TimeSpan s_longestTimer = TimeSpan.FromDays(30);
 
+    /// <summary>How soon the phase is looked at again when the clock failed.</summary>
+    private static readonly TimeSpan s_clockRetry = TimeSpan.FromSeconds(1);
+
     private readonly TimeProvider _timeProvider;
     private readonly ITimer _timer;
     private volatile int _phase;
@@ -40,7 +43,19 @@ internal sealed class TokenSlot : IDisposable
 
     private void Update()
     {
-        var now = _timeProvider.GetUtcNow();
+        DateTimeOffset now;
+        try
+        {
+            now = _timeProvider.GetUtcNow();
+        }
+        catch (Exception)
+        {
+            // The application's clock failed: an exception here would be lost on a timer thread (or end the
+            // process) and the phase would never move on, serving the token past its expiry. Look again soon.
+            Arm(s_clockRetry);
+            return;
+        }
+
         int phase;
         TimeSpan untilNext;
         if (now >= Token.ExpiresAt)
@@ -67,14 +82,19 @@ internal sealed class TokenSlot : IDisposable
 
         if (untilNext != Timeout.InfiniteTimeSpan)
         {
-            try
-            {
-                _timer.Change(untilNext < s_longestTimer ? untilNext : s_longestTimer, Timeout.InfiniteTimeSpan);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The token was replaced while this callback ran; its phase no longer matters.
-            }
+            Arm(untilNext < s_longestTimer ? untilNext : s_longestTimer);
+        }
+    }
+
+    private void Arm(TimeSpan dueTime)
+    {
+        try
+        {
+            _timer.Change(dueTime, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The token was replaced while this callback ran; its phase no longer matters.
         }
     }
 }
