@@ -46,9 +46,10 @@ namespace OdcHandler;
 /// a subclass of <see cref="StreamContent"/>; and any other <see cref="HttpContent"/> type.
 /// </para>
 /// </remarks>
-public sealed class BearerTokenHandler : DelegatingHandler
+public sealed partial class BearerTokenHandler : DelegatingHandler
 {
     private const string AuthorizationHeader = "Authorization";
+
 
     private readonly OdcClientBinding _client;
     private readonly bool _ownsBinding;
@@ -71,7 +72,7 @@ public sealed class BearerTokenHandler : DelegatingHandler
         ArgumentNullException.ThrowIfNull(optionsMonitor);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(clientName);
-        _logger = loggerFactory.CreateLogger<BearerTokenHandler>();
+        _logger = GuardedLogger.Wrap(loggerFactory.CreateLogger<BearerTokenHandler>());
         if (tokenProvider is OdcAccessTokenProvider own)
         {
             _client = own.GetBinding(clientName);
@@ -83,7 +84,8 @@ public sealed class BearerTokenHandler : DelegatingHandler
                 clientName,
                 optionsMonitor,
                 [],
-                (name, options) => new OdcClientView(options, new OdcClientSettings(name, options).Endpoints, new ProviderTokenSource(tokenProvider, name), manager: null));
+                (name, options) => new OdcClientView(options, new OdcClientSettings(name, options).Endpoints, new ProviderTokenSource(tokenProvider, name), manager: null),
+                readOnEveryUse: true);
             _ownsBinding = true;
         }
 
@@ -94,7 +96,7 @@ public sealed class BearerTokenHandler : DelegatingHandler
     internal BearerTokenHandler(OdcClientBinding client, ILogger logger, OdcTelemetry? telemetry)
     {
         _client = client;
-        _logger = logger;
+        _logger = GuardedLogger.Wrap(logger);
         _telemetry = telemetry;
         _ = _client.Current;
     }
@@ -287,7 +289,7 @@ public sealed class BearerTokenHandler : DelegatingHandler
         var address = request.RequestUri!;
         unauthorized.Dispose();
         _logger.UnauthorizedRetry(request.Method, address.Authority);
-        _telemetry?.UnauthorizedRetries.Add(1, new KeyValuePair<string, object?>("server.address", address.Host));
+        _telemetry?.UnauthorizedRetry(address.Host);
         var fresh = await GetTokenAsync(client, async, cancellationToken).ConfigureAwait(false);
         request.Headers.Remove(AuthorizationHeader);
         request.Headers.TryAddWithoutValidation(AuthorizationHeader, fresh.AuthorizationHeaderValue);
@@ -320,14 +322,14 @@ public sealed class BearerTokenHandler : DelegatingHandler
         return true;
     }
 
-    /// <summary>RFC 6750 §3.1: a Bearer challenge with <c>error="insufficient_scope"</c> says the token is fine but not enough.</summary>
+    /// <summary>RFC 6750 §3.1: a Bearer challenge whose <c>error</c> is <c>insufficient_scope</c> says the token is fine but not enough.</summary>
     private static bool IsInsufficientScope(HttpResponseMessage response)
     {
         foreach (var challenge in response.Headers.WwwAuthenticate)
         {
             if (challenge.Parameter is { } parameter
-                && parameter.Contains("insufficient_scope", StringComparison.OrdinalIgnoreCase)
-                && string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase))
+                && string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase)
+                && InsufficientScope().IsMatch(parameter))
             {
                 return true;
             }
@@ -335,6 +337,10 @@ public sealed class BearerTokenHandler : DelegatingHandler
 
         return false;
     }
+
+    /// <summary>The <c>error</c> parameter itself (at the start or after a comma), not a mention in a description.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?:^|,)\s*error\s*=\s*""?insufficient_scope""?\s*(?:,|$)", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
+    private static partial System.Text.RegularExpressions.Regex InsufficientScope();
 
     private ValueTask<HttpResponseMessage> SendInnerAsync(HttpRequestMessage request, bool async, CancellationToken cancellationToken) =>
         async

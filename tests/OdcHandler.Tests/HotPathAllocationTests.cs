@@ -34,6 +34,11 @@ public sealed class HotPathAllocationTests
         Assert.Equal(0, oursPerCall);
     }
 
+    /// <summary>
+    /// The fewest bytes per call over a few rounds: an allocation the handler makes per call shows in every
+    /// round, while the runtime's own one-off work on this thread (tiered compilation promoting a method
+    /// mid-loop, a few KB once) shows in one round at most.
+    /// </summary>
     private static double BytesPerCall(Func<Task<HttpResponseMessage>> call)
     {
         for (var i = 0; i < 1000; i++)
@@ -41,13 +46,19 @@ public sealed class HotPathAllocationTests
             Assert.True(call().IsCompletedSuccessfully);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < Iterations; i++)
+        var fewest = double.MaxValue;
+        for (var round = 0; round < 5; round++)
         {
-            _ = call();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < Iterations; i++)
+            {
+                _ = call();
+            }
+
+            fewest = Math.Min(fewest, (GC.GetAllocatedBytesForCurrentThread() - before) / (double)Iterations);
         }
 
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / (double)Iterations;
+        return fewest;
     }
 
     /// <summary>The practical limit: a handler that sets a fixed header and passes the request on.</summary>

@@ -115,6 +115,18 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
                     settings, _discovery, _tokenClient, _timeProvider, _telemetry, _jitter,
                     _sharedStores.TryGetValue(clientName, out var shared) ? shared.CreateStore(_services) : null,
                     _loggerFactory.CreateLogger<OdcTokenManager>());
+
+                // Same credentials under other lifecycle settings (a reloaded cool-down, say): the token they hold is
+                // just as good, so a reload costs no token request.
+                foreach (var sibling in _managers.Values)
+                {
+                    if (sibling.Settings.CacheKey.SameCredentials(settings.CacheKey) && sibling.Current is { } token)
+                    {
+                        manager.Adopt(token);
+                        break;
+                    }
+                }
+
                 _managers[settings.CacheKey] = manager;
             }
 

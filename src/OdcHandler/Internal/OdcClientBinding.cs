@@ -13,7 +13,9 @@ namespace OdcHandler.Internal;
 /// once it holds the new instance); the next request, or the monitor's own notification, binds the new
 /// options. Reloaded options that are not valid make requests fail with the
 /// <see cref="OptionsValidationException"/> rather than keep sending the token under settings the
-/// application no longer has.
+/// application no longer has. Without the options' change token sources (a handler built by hand over an
+/// application's own token provider) the options are read on every use instead, since the monitor tells
+/// nobody about a reload that fails validation.
 /// </remarks>
 internal sealed class OdcClientBinding : IDisposable
 {
@@ -21,6 +23,7 @@ internal sealed class OdcClientBinding : IDisposable
     private readonly IOptionsMonitor<OdcAuthenticationOptions> _optionsMonitor;
     private readonly Func<string, OdcAuthenticationOptions, OdcClientView> _bind;
     private readonly Action<OdcClientView?, OdcClientView>? _rebound;
+    private readonly bool _readOnEveryUse;
     private readonly List<IDisposable> _subscriptions = [];
     private readonly object _gate = new();
     private volatile OdcClientView? _current;
@@ -31,8 +34,10 @@ internal sealed class OdcClientBinding : IDisposable
         IOptionsMonitor<OdcAuthenticationOptions> optionsMonitor,
         IEnumerable<IOptionsChangeTokenSource<OdcAuthenticationOptions>> changeSources,
         Func<string, OdcAuthenticationOptions, OdcClientView> bind,
-        Action<OdcClientView?, OdcClientView>? rebound = null)
+        Action<OdcClientView?, OdcClientView>? rebound = null,
+        bool readOnEveryUse = false)
     {
+        _readOnEveryUse = readOnEveryUse;
         _clientName = clientName;
         _optionsMonitor = optionsMonitor;
         _bind = bind;
@@ -60,7 +65,7 @@ internal sealed class OdcClientBinding : IDisposable
         get
         {
             var current = _current;
-            return current is not null && !_stale ? current : Rebind();
+            return current is not null && !_stale && !_readOnEveryUse ? current : Rebind();
         }
     }
 
@@ -106,7 +111,7 @@ internal sealed class OdcClientBinding : IDisposable
         lock (_gate)
         {
             var current = _current;
-            if (current is not null && !_stale)
+            if (current is not null && !_stale && !_readOnEveryUse)
             {
                 return current;
             }

@@ -17,7 +17,7 @@ internal sealed class OdcClientSettings
         Options = options;
         ClientId = options.ClientId ?? throw new InvalidOperationException($"OdcAuthentication for HttpClient '{clientName}': ClientId is required.");
         ClientSecret = options.ClientSecret ?? throw new InvalidOperationException($"OdcAuthentication for HttpClient '{clientName}': ClientSecret is required.");
-        CacheKey = new TokenCacheKey(Endpoints.Discovery, ClientId, options.CredentialStyle, Fingerprint(ClientSecret), options.RequireHttps);
+        CacheKey = new TokenCacheKey(Endpoints.Discovery, ClientId, options.CredentialStyle, Fingerprint(ClientSecret), options.RequireHttps, TokenLifecycle.Of(options));
     }
 
     public string ClientName { get; }

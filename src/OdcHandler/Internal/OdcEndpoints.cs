@@ -96,7 +96,16 @@ internal sealed class OdcEndpoints
             }
             else
             {
-                errors.Add($"AdditionalApiHosts entry '{entry}' must be a host name, optionally with a port (\"api.example.com\" or \"api.example.com:8443\"), without scheme or path.");
+                errors.Add($"AdditionalApiHosts entry '{Shown(entry)}' must be a host name, optionally with a port (\"api.example.com\" or \"api.example.com:8443\"), without scheme or path.");
+            }
+        }
+
+        // A secret pasted into an address setting by mistake is not repeated by the message that quotes it.
+        if (options.ClientSecret is { Length: >= 4 } secret)
+        {
+            for (var i = 0; i < errors.Count; i++)
+            {
+                errors[i] = errors[i].Replace(secret, "***", StringComparison.Ordinal);
             }
         }
 
@@ -119,23 +128,40 @@ internal sealed class OdcEndpoints
             || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp)
             || uri.HostNameType == UriHostNameType.Unknown)
         {
-            errors.Add($"PortalDomain '{portalDomain}' is not a domain or an http(s) address; use the form \"myorg.outsystems.dev\".");
+            errors.Add($"PortalDomain '{Shown(portalDomain)}' is not a domain or an http(s) address; use the form \"myorg.outsystems.dev\".");
             return null;
         }
 
         if (uri.UserInfo.Length > 0 || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0)
         {
-            errors.Add($"PortalDomain '{portalDomain}' must be only a domain (with an optional scheme and port), without user info, path or query; use the form \"myorg.outsystems.dev\".");
+            errors.Add($"PortalDomain '{Shown(portalDomain)}' must be only a domain (with an optional scheme and port), without user info, path or query; use the form \"myorg.outsystems.dev\".");
             return null;
         }
 
         if (!IsSecureEnough(uri, requireHttps))
         {
-            errors.Add($"PortalDomain '{portalDomain}' uses plain http, which is allowed only on loopback or with RequireHttps = false; the token would travel unencrypted.");
+            errors.Add($"PortalDomain '{Shown(portalDomain)}' uses plain http, which is allowed only on loopback or with RequireHttps = false; the token would travel unencrypted.");
             return null;
         }
 
         return new Uri(uri.GetLeftPart(UriPartial.Authority) + "/");
+    }
+
+    /// <summary>
+    /// A setting as it may be quoted in a message: anything before an '@' could be a user name and password
+    /// (someone wrote the credentials into the address), and messages are logged, so it is masked.
+    /// </summary>
+    private static string Shown(string? value)
+    {
+        if (value is null || !value.Contains('@', StringComparison.Ordinal))
+        {
+            return value ?? string.Empty;
+        }
+
+        var scheme = value.IndexOf("://", StringComparison.Ordinal);
+        var start = scheme >= 0 ? scheme + 3 : 0;
+        var last = value.LastIndexOf('@');
+        return last < start ? value : string.Concat(value.AsSpan(0, start), "***", value.AsSpan(last));
     }
 
     /// <summary>The address without anything before the host, for messages.</summary>

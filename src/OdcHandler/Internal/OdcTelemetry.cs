@@ -85,6 +85,21 @@ internal sealed class OdcTelemetry
         }
     }
 
+    public void UnauthorizedRetry(string serverAddress)
+    {
+        if (UnauthorizedRetries.Enabled)
+        {
+            try
+            {
+                UnauthorizedRetries.Add(1, new KeyValuePair<string, object?>("server.address", serverAddress));
+            }
+            catch (Exception)
+            {
+                // A failing meter listener; see above.
+            }
+        }
+    }
+
     public void RefreshFailed(string clientId, OdcAuthenticationException failure)
     {
         if (RefreshFailures.Enabled)

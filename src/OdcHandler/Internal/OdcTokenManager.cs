@@ -89,6 +89,20 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
     /// <summary>Whether this manager was released (its credentials are no longer configured, or the application stopped).</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    /// <summary>Starts from a token another manager of the same credentials holds (a reload changed only lifecycle settings).</summary>
+    public void Adopt(OdcAccessToken token)
+    {
+        if (token.IsExpired(_timeProvider.GetUtcNow()))
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _slot ??= new TokenSlot(token, _timeProvider);
+        }
+    }
+
     /// <summary>The cached token, valid or not; for observers such as the time-to-expiry gauge.</summary>
     public OdcAccessToken? Current => _slot?.Token;
 

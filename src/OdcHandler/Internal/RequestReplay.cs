@@ -30,7 +30,10 @@ internal static class RequestReplay
     public static bool CanReplay(HttpContent? content) => content switch
     {
         null => true,
-        ByteArrayContent or ReadOnlyMemoryContent => true,
+
+        // Exact types: a subclass may serialize differently on each send.
+        _ when content.GetType() == typeof(ByteArrayContent) || content.GetType() == typeof(StringContent)
+            || content.GetType() == typeof(FormUrlEncodedContent) || content.GetType() == typeof(ReadOnlyMemoryContent) => true,
         MultipartContent multipart => multipart.All(CanReplay),
         _ when content.GetType() == typeof(StreamContent) => CanReplayStream(content),
         JsonContent json => CanReplayJson(json),
@@ -87,6 +90,13 @@ internal static class RequestReplay
             return false;
         }
 
+        // Polymorphism or a custom converter declared on the type: the bytes depend on what the value holds at run
+        // time, which is not judged here without reading it.
+        if (IsPolymorphicOrConverted(type))
+        {
+            return false;
+        }
+
         // A type met again further down is being judged already; its other members decide.
         if (!visiting.Add(type))
         {
@@ -109,7 +119,8 @@ internal static class RequestReplay
 
             foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
             {
-                if (property.GetMethod is { IsPublic: true } && property.GetIndexParameters().Length == 0 && !IsStable(property.PropertyType, visiting, depth + 1))
+                if (property.GetMethod is { IsPublic: true } && property.GetIndexParameters().Length == 0
+                    && (IsPolymorphicOrConverted(property) || !IsStable(property.PropertyType, visiting, depth + 1)))
                 {
                     return false;
                 }
@@ -117,7 +128,7 @@ internal static class RequestReplay
 
             foreach (var field in type.GetFields(BindingFlags.Public | BindingFlags.Instance))
             {
-                if (!IsStable(field.FieldType, visiting, depth + 1))
+                if (IsPolymorphicOrConverted(field) || !IsStable(field.FieldType, visiting, depth + 1))
                 {
                     return false;
                 }
@@ -130,6 +141,16 @@ internal static class RequestReplay
             visiting.Remove(type);
         }
     }
+
+    /// <summary>
+    /// [JsonPolymorphic], [JsonDerivedType], [JsonConverter] or [JsonExtensionData]: what is written depends on the
+    /// runtime value. (Polymorphism added through the serializer options' type info resolver is not visible here.)
+    /// </summary>
+    private static bool IsPolymorphicOrConverted(MemberInfo member) =>
+        member.IsDefined(typeof(System.Text.Json.Serialization.JsonPolymorphicAttribute), inherit: true)
+        || member.IsDefined(typeof(System.Text.Json.Serialization.JsonDerivedTypeAttribute), inherit: true)
+        || member.IsDefined(typeof(System.Text.Json.Serialization.JsonConverterAttribute), inherit: true)
+        || member.IsDefined(typeof(System.Text.Json.Serialization.JsonExtensionDataAttribute), inherit: true);
 
     /// <summary>Whether <paramref name="type"/> is, or implements, the generic interface <paramref name="definition"/>.</summary>
     private static bool Implements(Type type, Type definition) =>
