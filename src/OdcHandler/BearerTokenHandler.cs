@@ -35,21 +35,21 @@ namespace OdcHandler;
 /// </para>
 /// <para>
 /// A replayed body is byte-identical to the first, or it is not replayed. Replayed are: no body,
-/// <see cref="ByteArrayContent"/> (and so <see cref="StringContent"/> and <see cref="FormUrlEncodedContent"/>),
-/// <see cref="ReadOnlyMemoryContent"/>, a <see cref="StreamContent"/> whose stream can seek (an explicit
+/// <see cref="ByteArrayContent"/>, <see cref="StringContent"/>, <see cref="FormUrlEncodedContent"/> and
+/// <see cref="ReadOnlyMemoryContent"/> themselves (not subclasses of them), a <see cref="StreamContent"/> whose stream can seek (an explicit
 /// <c>Content-Length</c> does not make a stream seekable), a <see cref="MultipartContent"/> of those, and a
 /// <c>JsonContent</c> whose value is made only of plain values, arrays and collections (types implementing
 /// <c>ICollection</c>, <c>ICollection&lt;T&gt;</c> or <c>IReadOnlyCollection&lt;T&gt;</c>) and objects of those.
 /// Not replayed: a <c>JsonContent</c> holding, anywhere in its declared shape, an <c>IAsyncEnumerable&lt;T&gt;</c>,
 /// an enumerator, a <see cref="Stream"/>, an <c>IEnumerable&lt;T&gt;</c> that is not such a collection, or an
-/// <see cref="object"/>-typed member, since it would be serialized again from a sequence that may be used up;
+/// <see cref="object"/>-typed member, or a type or member marked <c>[JsonPolymorphic]</c>, <c>[JsonDerivedType]</c>
+/// or <c>[JsonConverter]</c>, since it would be serialized again from a value that may have changed or been used up;
 /// a subclass of <see cref="StreamContent"/>; and any other <see cref="HttpContent"/> type.
 /// </para>
 /// </remarks>
 public sealed partial class BearerTokenHandler : DelegatingHandler
 {
     private const string AuthorizationHeader = "Authorization";
-
 
     private readonly OdcClientBinding _client;
     private readonly bool _ownsBinding;
