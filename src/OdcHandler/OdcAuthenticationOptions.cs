@@ -41,7 +41,7 @@ public sealed class OdcAuthenticationOptions
     /// <para>
     /// By default, this is <see langword="null"/>: the secret's life is not tracked. When set, from 14 days
     /// before (the reminder period of the ODC Portal) the health check reports Degraded, naming the client
-    /// and the date, a warning is logged once a day, and the gauge <c>odc.client_secret.time_to_expiry</c>
+    /// and the date, a warning is logged once a day (and still daily past the date), and the gauge <c>odc.client_secret.time_to_expiry</c>
     /// reports the seconds left all along (negative once past).
     /// </para>
     /// <para>
