@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OdcHandler.Internal;
 
@@ -6,6 +7,8 @@ namespace OdcHandler;
 /// <summary>
 /// Reports whether an ODC client can get a token: Healthy when one is cached or can be acquired,
 /// Degraded while an old token is served because refreshing it fails, Unhealthy with the OAuth error otherwise.
+/// With <see cref="OdcAuthenticationOptions.ClientSecretExpiresAt"/> set, a Healthy client is Degraded from 14 days
+/// before the secret expires.
 /// </summary>
 /// <remarks>
 /// Polling it often does not hammer the identity service: a cached token answers without a call, and
@@ -32,7 +35,7 @@ internal sealed class OdcAuthenticationHealthCheck(OdcAccessTokenProvider provid
             health = manager.GetHealth();
         }
 
-        return health.State switch
+        var result = health.State switch
         {
             TokenHealthState.Valid => HealthCheckResult.Healthy($"A token for client id '{manager.Settings.ClientId}' is valid until {health.ExpiresAt:O}."),
             TokenHealthState.ServingOldToken => HealthCheckResult.Degraded(
@@ -43,6 +46,35 @@ internal sealed class OdcAuthenticationHealthCheck(OdcAccessTokenProvider provid
                 health.Failure?.Message ?? $"No token could be acquired for client id '{manager.Settings.ClientId}'.",
                 data: Data(health.Failure)),
         };
+        return WithSecretLife(result, provider.GetSecretExpiry(clientName));
+    }
+
+    /// <summary>
+    /// In the reminder period a Healthy client is Degraded, and a worse status keeps its own reason with the secret's
+    /// date added. Past the date it stays Degraded while tokens still come: the date may be stale while the secret
+    /// works, and a refused secret already makes the check Unhealthy through the failed acquisition.
+    /// </summary>
+    private static HealthCheckResult WithSecretLife(HealthCheckResult result, ClientSecretExpiry expiry)
+    {
+        if (expiry.Current is not { } life)
+        {
+            return result;
+        }
+
+        var data = new Dictionary<string, object>(result.Data, StringComparer.Ordinal) { ["client_secret_expires_at"] = life.ExpiresAt };
+        var now = expiry.TimeProvider.GetUtcNow();
+        if (!life.IsReminderDue(now))
+        {
+            return new HealthCheckResult(result.Status, result.Description, result.Exception, data);
+        }
+
+        var date = life.Date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        var note = life.IsExpired(now)
+            ? $"The client secret of client id '{life.ClientId}' (HttpClient '{expiry.ClientName}') expired on {date} at 23:59 UTC by ClientSecretExpiresAt."
+            : $"The client secret of client id '{life.ClientId}' (HttpClient '{expiry.ClientName}') expires on {date} at 23:59 UTC, in {(int)life.TimeLeft(now).TotalDays} days: rotate it.";
+        return result.Status == HealthStatus.Healthy
+            ? HealthCheckResult.Degraded(note, data: data)
+            : new HealthCheckResult(result.Status, $"{result.Description} {note}", result.Exception, data);
     }
 
     private static Dictionary<string, object> Data(OdcAuthenticationException? failure)

@@ -34,6 +34,27 @@ public sealed class OdcAuthenticationOptions
     public string? ClientSecret { get; set; }
 
     /// <summary>
+    /// The day the client secret expires, as the ODC Portal shows it (in configuration: <c>"2027-03-01"</c>).
+    /// The secret is taken to expire at 23:59 UTC that day.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// By default, this is <see langword="null"/>: the secret's life is not tracked. When set, from 14 days
+    /// before (the reminder period of the ODC Portal) the health check reports Degraded, naming the client
+    /// and the date, a warning is logged once a day (and still daily past the date), and the gauge <c>odc.client_secret.time_to_expiry</c>
+    /// reports the seconds left all along (negative once past).
+    /// </para>
+    /// <para>
+    /// It only reports: a date in the past is accepted, tokens are still requested, and the health check
+    /// stays Degraded rather than Unhealthy past the date for as long as tokens still come (the date may be
+    /// stale while the secret works); once the identity service refuses the secret, the check is Unhealthy
+    /// with its error as for any failed acquisition. Set it together with <see cref="ClientSecret"/> when
+    /// rotating, and a configuration reload moves all of it to the new secret at once.
+    /// </para>
+    /// </remarks>
+    public DateOnly? ClientSecretExpiresAt { get; set; }
+
+    /// <summary>
     /// Overrides the OpenID Connect discovery document's address.
     /// </summary>
     /// <remarks>
@@ -129,6 +150,7 @@ public sealed class OdcAuthenticationOptions
         text.Append("PortalDomain = ").Append(PortalDomain)
             .Append(", ClientId = ").Append(ClientId)
             .Append(", ClientSecret = ").Append(string.IsNullOrEmpty(ClientSecret) ? "(not set)" : "***")
+            .Append(", ClientSecretExpiresAt = ").Append(ClientSecretExpiresAt?.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))
             .Append(", DiscoveryEndpoint = ").Append(DiscoveryEndpoint)
             .Append(", CredentialStyle = ").Append(CredentialStyle)
             .Append(", RequireHttps = ").Append(RequireHttps)

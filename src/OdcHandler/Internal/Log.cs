@@ -58,4 +58,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 20, EventName = "UnauthorizedKept", Level = LogLevel.Debug,
         Message = "{Method} {Host} answered 401; the access token is kept and the request is not sent again: {Reason}.")]
     public static partial void UnauthorizedKept(this ILogger logger, HttpMethod method, string host, string reason);
+
+    [LoggerMessage(EventId = 30, EventName = "ClientSecretExpiring", Level = LogLevel.Warning,
+        Message = "The client secret of ODC client id '{ClientId}' (HttpClient '{ClientName}') expires on {ExpiresOn:yyyy-MM-dd} at 23:59 UTC, in {DaysLeft} days: create a new secret in the ODC Portal, store it with its date and reload the configuration.")]
+    public static partial void ClientSecretExpiring(this ILogger logger, string clientId, string clientName, DateOnly expiresOn, int daysLeft);
+
+    [LoggerMessage(EventId = 31, EventName = "ClientSecretExpired", Level = LogLevel.Warning,
+        Message = "The client secret of ODC client id '{ClientId}' (HttpClient '{ClientName}') expired on {ExpiresOn:yyyy-MM-dd} at 23:59 UTC by ClientSecretExpiresAt: create a new secret in the ODC Portal, store it with its date and reload the configuration.")]
+    public static partial void ClientSecretExpired(this ILogger logger, string clientId, string clientName, DateOnly expiresOn);
 }

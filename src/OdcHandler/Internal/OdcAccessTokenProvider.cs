@@ -25,6 +25,7 @@ namespace OdcHandler.Internal;
 internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposable
 {
     private readonly Dictionary<string, OdcClientBinding> _bindings;
+    private readonly Dictionary<string, ClientSecretExpiry> _secretExpiries;
     private readonly Dictionary<string, SharedTokenStoreRegistration> _sharedStores;
     private readonly IServiceProvider _services;
     private readonly DiscoveryDocumentCache _discovery;
@@ -61,12 +62,22 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         _jitter = jitter;
         _loggerFactory = loggerFactory;
         var sources = changeSources.ToList();
-        _bindings = registrations
-            .Select(r => r.ClientName)
-            .Distinct(StringComparer.Ordinal)
-            .ToDictionary(name => name, name => new OdcClientBinding(name, optionsMonitor, sources, Bind, Rebound), StringComparer.Ordinal);
+        var names = registrations.Select(r => r.ClientName).Distinct(StringComparer.Ordinal).ToList();
+        var secretLogger = loggerFactory.CreateLogger<ClientSecretExpiry>();
+        _secretExpiries = names.ToDictionary(name => name, name => new ClientSecretExpiry(name, timeProvider, secretLogger), StringComparer.Ordinal);
+        _bindings = names.ToDictionary(
+            name => name,
+            name => new OdcClientBinding(name, optionsMonitor, sources, Bind, (previous, next) => Rebound(name, previous, next)),
+            StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            FollowSecretExpiry(optionsMonitor, name);
+        }
+
         telemetry.Meter.CreateObservableGauge(
             "odc.token.time_to_expiry", ObserveTimeToExpiry, "s", "Seconds until the cached token of each client expires (negative once expired).");
+        telemetry.Meter.CreateObservableGauge(
+            "odc.client_secret.time_to_expiry", ObserveSecretTimeToExpiry, "s", "Seconds until each client's secret expires by ClientSecretExpiresAt (negative once past).");
     }
 
     public OdcTelemetry Telemetry => _telemetry;
@@ -88,6 +99,13 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
             ? binding
             : throw new InvalidOperationException(
                 $"No ODC client named '{clientName}' is registered. Call AddOdcAuthentication on the HttpClient builder of that name (for a typed client, the name is the type's name).");
+    }
+
+    /// <summary>The life of a registered client's secret under its current options.</summary>
+    public ClientSecretExpiry GetSecretExpiry(string clientName)
+    {
+        _ = GetBinding(clientName).Current;
+        return _secretExpiries[clientName];
     }
 
     /// <summary>The manager for a client name under its current options.</summary>
@@ -135,9 +153,26 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         }
     }
 
-    /// <summary>Releases the manager a client left if no other client uses it.</summary>
-    private void Rebound(OdcClientView? previous, OdcClientView next)
+    /// <summary>
+    /// The secret's date is followed from the provider's start, before the client is first used, so the warnings and
+    /// the gauge do not wait for a request. Options that are not valid yet are reported by the first request instead.
+    /// </summary>
+    private void FollowSecretExpiry(IOptionsMonitor<OdcAuthenticationOptions> optionsMonitor, string clientName)
     {
+        try
+        {
+            _secretExpiries[clientName].Follow(optionsMonitor.Get(clientName));
+        }
+        catch (OptionsValidationException)
+        {
+            // The first use throws it to the caller; until then there is no date to follow.
+        }
+    }
+
+    /// <summary>Follows the client's new options and releases the manager it left if no other client uses it.</summary>
+    private void Rebound(string clientName, OdcClientView? previous, OdcClientView next)
+    {
+        _secretExpiries[clientName].Follow(next.Options);
         if (previous?.Manager is not { } left)
         {
             return;
@@ -171,11 +206,30 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         }
     }
 
+    /// <summary>One measurement per client id: two client names with the same credentials would otherwise report twice.</summary>
+    private IEnumerable<Measurement<double>> ObserveSecretTimeToExpiry()
+    {
+        var now = _timeProvider.GetUtcNow();
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var expiry in _secretExpiries.Values)
+        {
+            if (expiry.Current is { } life && reported.Add(life.ClientId))
+            {
+                yield return new Measurement<double>(life.TimeLeft(now).TotalSeconds, new KeyValuePair<string, object?>("odc.client.id", life.ClientId));
+            }
+        }
+    }
+
     public void Dispose()
     {
         foreach (var binding in _bindings.Values)
         {
             binding.Dispose();
+        }
+
+        foreach (var expiry in _secretExpiries.Values)
+        {
+            expiry.Dispose();
         }
 
         foreach (var manager in _managers.Values)
