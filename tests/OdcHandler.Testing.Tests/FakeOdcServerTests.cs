@@ -163,7 +163,8 @@ public sealed class FakeOdcServerTests : IDisposable
         foreach (var response in new[] { missing, unknown, expired, revoked })
         {
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            // ODC declares its ProblemDetails as application/json, not application/problem+json.
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
             Assert.Equal(401, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
         }
 
@@ -216,27 +217,6 @@ public sealed class FakeOdcServerTests : IDisposable
         using var response = await pending;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
-
-    [Fact]
-    public async Task ApiRequestsPerMinute_Answers429BeyondTheLimitUntilTheMinuteIsOver()
-    {
-        _odc.ApiRequestsPerMinute = 3;
-        _odc.MapGet("/api/identity/v1/users", _ => Array.Empty<object>());
-        var token = await TokenAsync();
-
-        var statuses = new List<HttpStatusCode>();
-        for (var i = 0; i < 4; i++)
-        {
-            using var response = await CallApiAsync(token);
-            statuses.Add(response.StatusCode);
-        }
-
-        _time.Advance(TimeSpan.FromMinutes(1));
-        using var later = await CallApiAsync(token);
-
-        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
-        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
     }
 
     [Fact]
