@@ -147,6 +147,24 @@ public sealed class FakeOdcServerTests : IDisposable
     }
 
     [Fact]
+    public async Task Api_RepeatedQueryParameter_IsReadAsAnArrayInOrder()
+    {
+        FakeOdcRequest? seen = null;
+        _odc.MapGet("/api/asset-repository/v1/assets", request =>
+        {
+            seen = request;
+            return new { results = Array.Empty<object>() };
+        });
+
+        using var response = await CallApiAsync(await TokenAsync(), "/api/asset-repository/v1/assets?assetTypes=WebApplication&limit=1000&assetTypes=Mobile%41pplication");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["WebApplication", "MobileApplication"], seen!.QueryValues("assetTypes"));
+        Assert.Empty(seen.QueryValues("nameContains"));
+        Assert.Equal(1000, seen.QueryInt("limit", 100));
+    }
+
+    [Fact]
     public async Task Api_MissingUnknownExpiredOrRevokedToken_Gets401ProblemDetails()
     {
         _odc.MapGet("/api/identity/v1/users", _ => Array.Empty<object>());
