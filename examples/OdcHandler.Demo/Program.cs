@@ -47,7 +47,7 @@ namespace OdcHandler.Demo
             services.AddHttpClient<OdcApi>(client => client.BaseAddress = apiBase)
                 .AddOdcAuthentication(configure)
 
-                // ODC allows 100 requests a minute; 429s and 5xx are retried with back-off. The token handler
+                // ODC allows 100 requests a minute per API domain (fewer on some POSTs); 429s and 5xx are retried with back-off. The token handler
                 // sits after this pipeline (next to the primary handler), so every attempt carries a current
                 // token; POSTs are not retried, so a deployment never starts twice.
                 .AddStandardResilienceHandler(options => options.Retry.DisableForUnsafeHttpMethods());
@@ -67,7 +67,8 @@ namespace OdcHandler.Demo
         {
             await using var host = await FakeOdcHost.StartAsync();
             var fake = host.Server;
-            DemoData.MapOnto(fake);
+            var clock = new DemoClock();
+            var data = DemoData.MapOnto(fake, clock);
             Console.WriteLine($"OdcHandler demo: a fake ODC is serving on {fake.PortalUri} (this process, real HTTP, loopback only).");
             Console.WriteLine("No credentials needed; set ODC__PortalDomain, ODC__ClientId and ODC__ClientSecret to talk to a real organisation.");
 
@@ -93,10 +94,16 @@ namespace OdcHandler.Demo
             Check(fake.TokenRequests == 1 && fake.ApiRequests == 3, $"one token request served all 3 API calls (token requests: {fake.TokenRequests})");
 
             Step(2, "Many more calls on the same token");
-            var ada = await api.GetUserAsync("u-1");
+            var ada = await api.GetUserAsync(DemoData.Ada);
             var stages = await api.ListEnvironmentsAsync();
-            var assets = await CountAsync(api.ListAssetsAsync());
-            Say($"{ada.Name} <{ada.Email}>; stages {string.Join(" → ", stages.Select(s => s.Name))}; {assets} assets");
+            var assets = await ListAsync(api.ListAssetsAsync(pageSize: 1000));
+            var apps = await ListAsync(api.ListAssetsAsync(assetTypes: ["WebApplication", "MobileApplication"]));
+            Say($"{ada.Name} <{ada.Email}>; stages {string.Join(" → ", stages.Select(s => $"{s.Name} ({s.Purpose}, {s.Status})"))}");
+            Say($"{assets.Count} assets: {string.Join(", ", assets.Select(a => $"{a.Name} {a.AssetType} r{a.Revision}"))}");
+            Check(ada.Key == DemoData.Ada && stages.All(s => s.Key != Guid.Empty && s.Purpose is "Development" or "NonProduction" or "Production"),
+                "users and stages read with ODC's field names, UUID keys and purposes");
+            Check(assets.Count == 4 && assets.All(a => a.AssetKey != Guid.Empty && a.Revision > 0) && apps.Count == 2,
+                "assets read by assetKey and revision, filtered by assetTypes (2 apps), one page of up to 1000");
             Check(fake.TokenRequests == 1, $"still one token request after {fake.ApiRequests} API calls");
 
             Step(3, "The server revokes every token (as suspending sessions would)");
@@ -118,20 +125,44 @@ namespace OdcHandler.Demo
             }
 
             var watch = Stopwatch.StartNew();
-            await api.GetUserAsync("u-2");
+            await api.GetUserAsync(DemoData.Grace);
             watch.Stop();
             Say($"a call inside the window took {watch.Elapsed.TotalMilliseconds:0} ms: it used the current token while one refresh ran in the background");
             var refreshed = await WaitUntilAsync(() => fake.TokenRequests == 3, TimeSpan.FromSeconds(5));
             Check(refreshed, "the background refresh fetched token number 3");
-            var next = await tokens.GetTokenAsync(nameof(OdcApi));
+
+            // The token request reaching the server comes a moment before the handler stores its answer.
+            var next = current;
+            var watchNext = Stopwatch.StartNew();
+            while ((next = await tokens.GetTokenAsync(nameof(OdcApi))).ExpiresAt <= current.ExpiresAt && watchNext.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                await Task.Delay(50);
+            }
+
             Check(next.ExpiresAt > current.ExpiresAt, $"the cached token now expires at {next.ExpiresAt:HH:mm:ss} instead of {current.ExpiresAt:HH:mm:ss}");
             Check(fake.RejectedApiRequests == 1, "no request was rejected or waited for the refresh");
 
-            Step(5, "Start a deployment and poll it (POST: never retried, never sent twice)");
-            var operation = await api.StartDeploymentAsync(new DeploymentRequest("a-1", "build-42", 12, "env-qa"));
+            Step(5, "Build an app and deploy it to QA, polling as ODC suggests: every 5 s for 30 s, then every 30 s (on a virtual clock)");
+            var orders = assets.First(a => a.Name == "Orders");
+            var build = await api.StartBuildAsync(new BuildRequest(orders.AssetKey, orders.Revision));
+            var built = await api.WaitForBuildAsync(build.BuildKey, clock);
+            Say($"build {built.BuildKey} of {orders.Name} r{built.AssetRevision} ({built.BuildType}): {built.Status}");
+            var operation = await api.StartDeploymentAsync(new DeploymentRequest(orders.AssetKey, built.BuildKey, orders.Revision, DemoData.EnvironmentKeys[1]));
             Say($"deployment {operation.Key}: {operation.Status}");
-            var done = await api.WaitForDeploymentAsync(operation.Key, TimeSpan.FromMilliseconds(200));
-            Check(done.Status == "Finished", $"deployment {done.Key}: {done.Status}");
+            var done = await api.WaitForDeploymentAsync(operation.Key, clock);
+            var polls = data.DeploymentPolls.Select(p => (int)p.TotalSeconds).ToList();
+            Check(built.Status == "Finished" && done.Status == "Finished", $"build {built.Status}, deployment {done.Status}");
+            Check(polls.SequenceEqual([0, 5, 10, 15, 20, 25, 30, 60]), $"the {DemoData.DeploymentDuration.TotalSeconds:0}-second deployment was polled at {string.Join(", ", polls)} s");
+
+            Step(6, "Provision users in bulk (POST 202, then poll by key; ODC allows 5 of these a minute)");
+            var import = await api.StartBulkUsersAsync([new NewUser("katherine@example.com", "Katherine Johnson"), new NewUser("margaret@example.com", "Margaret Hamilton")]);
+            Say($"bulk operation {import.Key}: {import.Status}");
+            var imported = await api.WaitForBulkUsersAsync(import.Key, clock);
+            var everyone = await ListAsync(api.ListUsersAsync());
+            Check(imported.Status == "Finished" && imported.Operations?.Count(o => o.Status == "Inserted" && o.Record?.Key is not null) == 2,
+                $"bulk operation {imported.Status}: {string.Join(", ", imported.Operations?.Select(o => $"{o.Record?.Email} {o.Status}") ?? [])}");
+            Check(everyone.Count == 7, $"the organisation now lists {everyone.Count} users (one page of up to 100)");
+            Check(fake.ThrottledApiRequests == 0, "the fake enforced ODC's rate limits and refused nothing (429s: 0)");
 
             Console.WriteLine();
             Console.WriteLine(s_failures == 0
@@ -157,15 +188,15 @@ namespace OdcHandler.Demo
             }
         }
 
-        private static async Task<int> CountAsync<T>(IAsyncEnumerable<T> items)
+        private static async Task<List<T>> ListAsync<T>(IAsyncEnumerable<T> items)
         {
-            var count = 0;
-            await foreach (var _ in items)
+            var list = new List<T>();
+            await foreach (var item in items)
             {
-                count++;
+                list.Add(item);
             }
 
-            return count;
+            return list;
         }
 
         private static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan limit)

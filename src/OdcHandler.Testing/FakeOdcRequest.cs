@@ -33,6 +33,14 @@ public sealed class FakeOdcRequest
     /// <summary>The id of the API client whose token authorized this request.</summary>
     public string ClientId { get; }
 
+    /// <summary>
+    /// Every value of a query parameter that repeats, in order, as ODC's array parameters are sent
+    /// (<c>assetTypes=WebApplication&amp;assetTypes=MobileApplication</c>); empty when it is absent.
+    /// </summary>
+    /// <param name="name">The parameter's name.</param>
+    /// <returns>The values.</returns>
+    public IReadOnlyList<string> QueryValues(string name) => FormDecoding.ParseQueryValues(Uri.Query, name);
+
     /// <summary>Reads an integer query parameter, or returns <paramref name="fallback"/> when it is absent or not a number.</summary>
     /// <param name="name">The parameter's name.</param>
     /// <param name="fallback">The value to use when it is absent.</param>

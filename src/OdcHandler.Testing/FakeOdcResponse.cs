@@ -12,11 +12,10 @@ public sealed class FakeOdcResponse
 {
     internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
-    private FakeOdcResponse(HttpStatusCode status, string? json, string mediaType)
+    private FakeOdcResponse(HttpStatusCode status, string? json)
     {
         Status = status;
         JsonBody = json;
-        MediaType = mediaType;
     }
 
     /// <summary>The HTTP status.</summary>
@@ -25,16 +24,18 @@ public sealed class FakeOdcResponse
     /// <summary>The body, or <see langword="null"/>.</summary>
     public string? JsonBody { get; }
 
-    internal string MediaType { get; }
-
     /// <summary>A JSON answer with the given status.</summary>
     /// <param name="status">The status.</param>
     /// <param name="body">Serialized with web defaults (camelCase).</param>
     /// <returns>The response.</returns>
     public static FakeOdcResponse Json(HttpStatusCode status, object? body) =>
-        new(status, JsonSerializer.Serialize(body, JsonOptions), "application/json");
+        new(status, JsonSerializer.Serialize(body, JsonOptions));
 
-    /// <summary>An RFC 7807 ProblemDetails answer, shaped as ODC's: type, title, status, detail, instance, traceId, errorCode.</summary>
+    /// <summary>
+    /// An RFC 7807 ProblemDetails answer, shaped as ODC's: type, title, status, detail, instance, traceId, errorCode,
+    /// served as <c>application/json</c> (as ODC declares it, not <c>application/problem+json</c>).
+    /// </summary>
+    /// <remarks><c>type</c> and <c>instance</c> are <see langword="null"/>: ODC documents no values for them.</remarks>
     /// <param name="status">The status.</param>
     /// <param name="title">A short summary.</param>
     /// <param name="detail">What went wrong.</param>
@@ -43,24 +44,24 @@ public sealed class FakeOdcResponse
     public static FakeOdcResponse Problem(HttpStatusCode status, string title, string? detail = null, string? errorCode = null) =>
         new(status, JsonSerializer.Serialize(new
         {
-            type = $"https://httpstatuses.io/{(int)status}",
+            type = (string?)null,
             title,
             status = (int)status,
             detail,
             instance = (string?)null,
             traceId = Guid.NewGuid().ToString("N"),
             errorCode,
-        }, JsonOptions), "application/problem+json");
+        }, JsonOptions));
 
     /// <summary>204 No Content.</summary>
-    public static FakeOdcResponse NoContent { get; } = new(HttpStatusCode.NoContent, null, "application/json");
+    public static FakeOdcResponse NoContent { get; } = new(HttpStatusCode.NoContent, null);
 
     internal HttpResponseMessage ToHttpResponse()
     {
         var response = new HttpResponseMessage(Status);
         if (JsonBody is not null)
         {
-            response.Content = new StringContent(JsonBody, Encoding.UTF8, MediaType);
+            response.Content = new StringContent(JsonBody, Encoding.UTF8, "application/json");
         }
 
         return response;

@@ -18,7 +18,8 @@ namespace OdcHandler.Testing;
 /// strictly and answering Keycloak-style errors (<c>invalid_client</c> with 401); tokens whose
 /// <c>expires_in</c> follows <see cref="TokenLifetime"/> on the given <see cref="TimeProvider"/>; and API
 /// routes under <c>/api/</c> that answer 401 with a ProblemDetails body for a missing, unknown, expired
-/// or revoked token.
+/// or revoked token. It enforces ODC's published rate limits (<see cref="OdcRateLimitTable.Published"/>) on
+/// that clock, answering 429 with a ProblemDetails body and no <c>Retry-After</c>, as ODC does.
 /// </para>
 /// <para>
 /// By default it knows one client, <see cref="DefaultClientId"/> with <see cref="DefaultClientSecret"/>,
@@ -52,8 +53,11 @@ public sealed class FakeOdcServer
     private int _failuresLeft;
     private HttpStatusCode _failureStatus;
     private TimeSpan? _failureRetryAfter;
-    private DateTimeOffset _rateWindowStart;
-    private int _rateWindowCount;
+    private readonly object _rateGate = new();
+    private readonly Dictionary<string, Queue<DateTimeOffset>> _windows = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, int> _throttledByDomain = new(StringComparer.Ordinal);
+    private OdcRateLimitTable? _rateLimits = OdcRateLimitTable.Published;
+    private int _throttledApiRequests;
 
     /// <summary>Creates a fake for <c>https://myorg.outsystems.dev</c> on the system clock.</summary>
     public FakeOdcServer()
@@ -121,10 +125,24 @@ public sealed class FakeOdcServer
     public TimeSpan Latency { get; set; }
 
     /// <summary>
-    /// API requests allowed per minute before 429 answers, as ODC's rate limit (100 per minute per
-    /// organization). By default, <see langword="null"/>: no limit.
+    /// The rate limits enforced on API requests with a valid token, counted on <see cref="TimeProvider"/>: beyond
+    /// one, the request is answered 429 with a ProblemDetails body and no <c>Retry-After</c>, and not processed.
+    /// By default, <see cref="OdcRateLimitTable.Published"/> (ODC's: 100 a minute per API domain, 10 for
+    /// environment configurations, 5 or 10 on many POST endpoints). <see langword="null"/> turns limits off.
     /// </summary>
-    public int? ApiRequestsPerMinute { get; set; }
+    /// <remarks>Setting it starts counting afresh; <see cref="ThrottledApiRequests"/> keeps its count.</remarks>
+    public OdcRateLimitTable? RateLimits
+    {
+        get => Volatile.Read(ref _rateLimits);
+        set
+        {
+            lock (_rateGate)
+            {
+                _windows.Clear();
+                Volatile.Write(ref _rateLimits, value);
+            }
+        }
+    }
 
     /// <summary>How many discovery requests arrived.</summary>
     public int DiscoveryRequests => Volatile.Read(ref _discoveryRequests);
@@ -137,6 +155,24 @@ public sealed class FakeOdcServer
 
     /// <summary>How many API requests were answered 401 for their token.</summary>
     public int RejectedApiRequests => Volatile.Read(ref _rejectedApiRequests);
+
+    /// <summary>How many API requests were answered 429 because of <see cref="RateLimits"/>.</summary>
+    public int ThrottledApiRequests => Volatile.Read(ref _throttledApiRequests);
+
+    /// <summary>
+    /// How many API requests were answered 429, per domain (<see cref="OdcDomainRateLimit.Name"/>, for example
+    /// <c>identity</c>); a snapshot. Domains that refused none are absent.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> ThrottledApiRequestsByDomain
+    {
+        get
+        {
+            lock (_rateGate)
+            {
+                return new Dictionary<string, int>(_throttledByDomain, StringComparer.Ordinal);
+            }
+        }
+    }
 
     /// <summary>Makes every token issued so far invalid, as revoking sessions does: the next API call with one gets 401.</summary>
     public void RevokeAllTokens() => _tokens.Clear();
@@ -335,12 +371,6 @@ public sealed class FakeOdcServer
             return FakeOdcResponse.Problem(HttpStatusCode.Unauthorized, "Unauthorized", detail).ToHttpResponse();
         }
 
-        if (ApiRequestsPerMinute is { } limit && !TakeRateSlot(now, limit))
-        {
-            var throttled = FakeOdcResponse.Problem(HttpStatusCode.TooManyRequests, "Too Many Requests", $"More than {limit} requests per minute.").ToHttpResponse();
-            return throttled;
-        }
-
         var segments = request.RequestUri!.AbsolutePath.Trim('/').Split('/');
         Route[] routes;
         lock (_gate)
@@ -349,22 +379,33 @@ public sealed class FakeOdcServer
         }
 
         var pathMatched = false;
+        Route? matched = null;
+        IReadOnlyDictionary<string, string>? values = null;
         foreach (var route in routes)
         {
-            if (!route.TryMatch(segments, out var values))
+            if (!route.TryMatch(segments, out var routeValues))
             {
                 continue;
             }
 
             pathMatched = true;
-            if (route.Method != request.Method)
+            if (route.Method == request.Method)
             {
-                continue;
+                (matched, values) = (route, routeValues);
+                break;
             }
+        }
 
+        if (RateLimits is { } limits && RefusedByRateLimit(limits, request.Method, segments[1..], matched?.Segments[1..], now) is { } refusal)
+        {
+            return FakeOdcResponse.Problem(HttpStatusCode.TooManyRequests, "Too Many Requests", refusal).ToHttpResponse();
+        }
+
+        if (matched is { } answering)
+        {
             var body = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            var fakeRequest = new FakeOdcRequest(request.Method, request.RequestUri, values, FormDecoding.ParseQuery(request.RequestUri.Query), string.IsNullOrEmpty(body) ? null : body, issued.ClientId);
-            return route.Handler(fakeRequest) switch
+            var fakeRequest = new FakeOdcRequest(request.Method, request.RequestUri, values!, FormDecoding.ParseQuery(request.RequestUri.Query), string.IsNullOrEmpty(body) ? null : body, issued.ClientId);
+            return answering.Handler(fakeRequest) switch
             {
                 null => FakeOdcResponse.NoContent.ToHttpResponse(),
                 FakeOdcResponse response => response.ToHttpResponse(),
@@ -377,18 +418,60 @@ public sealed class FakeOdcServer
             : FakeOdcResponse.Problem(HttpStatusCode.NotFound, "Not Found", $"No fake route for {request.RequestUri.AbsolutePath}; map one with MapGet or MapPost.").ToHttpResponse();
     }
 
-    private bool TakeRateSlot(DateTimeOffset now, int limit)
+    // Takes a permit from every limit that applies, or from none when one is used up (a refused request is not
+    // processed, so it uses up nothing); returns why it refused, or null. path and routeTemplate are the segments
+    // after "api"; the answering route's template is what makes "one endpoint" for a cap on each endpoint.
+    private string? RefusedByRateLimit(OdcRateLimitTable table, HttpMethod method, string[] path, string[]? routeTemplate, DateTimeOffset now)
     {
-        lock (_gate)
+        var domain = table.FindDomain(path);
+        var checks = new List<(string Key, int Limit, string Scope)>();
+        foreach (var cap in table.FindEndpointLimits(method, path))
         {
-            if (now - _rateWindowStart >= TimeSpan.FromMinutes(1))
+            var endpoint = cap.AppliesToEachEndpoint ? string.Join('/', routeTemplate ?? path) : cap.PathTemplate;
+            checks.Add(("endpoint " + method.Method + " " + endpoint, cap.PermitsPerMinute, $"{method.Method} {endpoint}"));
+        }
+
+        if (domain is not null)
+        {
+            checks.Add(("domain " + domain.Name, domain.PermitsPerMinute, $"the {domain.Name} API ({string.Join(", ", domain.PathPrefixes)})"));
+        }
+
+        if (checks.Count == 0)
+        {
+            return null;
+        }
+
+        lock (_rateGate)
+        {
+            foreach (var (key, limit, scope) in checks)
             {
-                _rateWindowStart = now;
-                _rateWindowCount = 0;
+                if (!_windows.TryGetValue(key, out var window))
+                {
+                    _windows[key] = window = new Queue<DateTimeOffset>();
+                }
+
+                // A permit comes back exactly 60 s after it was taken: never more than the limit in any 60 s.
+                while (window.Count > 0 && now - window.Peek() >= OdcRateLimitTable.Window)
+                {
+                    window.Dequeue();
+                }
+
+                if (window.Count >= limit)
+                {
+                    var counted = domain?.Name ?? path[0];
+                    _throttledByDomain[counted] = _throttledByDomain.GetValueOrDefault(counted) + 1;
+                    Interlocked.Increment(ref _throttledApiRequests);
+                    return $"More than {limit} requests in 60 seconds to {scope}.";
+                }
             }
 
-            return ++_rateWindowCount <= limit;
+            foreach (var (key, _, _) in checks)
+            {
+                _windows[key].Enqueue(now);
+            }
         }
+
+        return null;
     }
 
     private string IssueJwt(string clientId, DateTimeOffset now, TimeSpan lifetime)

@@ -64,6 +64,21 @@ internal static class FormDecoding
         return values;
     }
 
+    public static List<string> ParseQueryValues(string query, string name)
+    {
+        var values = new List<string>();
+        foreach (var pair in query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]) == name)
+            {
+                values.Add(equals < 0 ? string.Empty : Uri.UnescapeDataString(pair[(equals + 1)..].Replace('+', ' ')));
+            }
+        }
+
+        return values;
+    }
+
     private static bool TryDecode(string encoded, out string decoded)
     {
         decoded = string.Empty;
