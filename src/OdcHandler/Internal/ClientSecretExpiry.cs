@@ -26,7 +26,7 @@ internal sealed class ClientSecretExpiry : IDisposable
     private readonly string _clientName;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private readonly ITimer _timer;
+    private ITimer? _timer;
     private readonly object _gate = new();
     private volatile SecretLife? _current;
     private SecretLife? _warnedFor;
@@ -38,7 +38,6 @@ internal sealed class ClientSecretExpiry : IDisposable
         _clientName = clientName;
         _timeProvider = timeProvider;
         _logger = logger;
-        _timer = timeProvider.CreateTimer(static state => ((ClientSecretExpiry)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public string ClientName => _clientName;
@@ -62,14 +61,16 @@ internal sealed class ClientSecretExpiry : IDisposable
         DateTimeOffset now;
         lock (_gate)
         {
-            if (_disposed)
+            if (_disposed || (next is null && _current is null))
             {
                 return;
             }
 
             _current = next;
-            now = _timeProvider.GetUtcNow();
-            warn = Arm(now);
+            if (!TryArm(out now, out warn))
+            {
+                return;
+            }
         }
 
         Warn(warn, now);
@@ -83,7 +84,7 @@ internal sealed class ClientSecretExpiry : IDisposable
             _current = null;
         }
 
-        _timer.Dispose();
+        _timer?.Dispose();
     }
 
     private void OnTimer()
@@ -92,16 +93,35 @@ internal sealed class ClientSecretExpiry : IDisposable
         DateTimeOffset now;
         lock (_gate)
         {
-            if (_disposed)
+            if (_disposed || !TryArm(out now, out warn))
             {
                 return;
             }
-
-            now = _timeProvider.GetUtcNow();
-            warn = Arm(now);
         }
 
         Warn(warn, now);
+    }
+
+    /// <summary>
+    /// Arms the timer from the clock; an application's <see cref="System.TimeProvider"/> that throws only costs a
+    /// reminder (the next reload or health check still reports the date), never the caller that fed the options.
+    /// </summary>
+    private bool TryArm(out DateTimeOffset now, out SecretLife? warn)
+    {
+        try
+        {
+            now = _timeProvider.GetUtcNow();
+            warn = Arm(now);
+            return true;
+        }
+#pragma warning disable CA1031 // Whatever the application's clock throws, the options are followed.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            now = default;
+            warn = null;
+            return false;
+        }
     }
 
     /// <summary>
@@ -113,7 +133,7 @@ internal sealed class ClientSecretExpiry : IDisposable
         var current = _current;
         if (current is null)
         {
-            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             return null;
         }
 
@@ -130,6 +150,9 @@ internal sealed class ClientSecretExpiry : IDisposable
         }
 
         var wait = due - now;
+
+        // Only clients with a date get a timer.
+        _timer ??= _timeProvider.CreateTimer(static state => ((ClientSecretExpiry)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _timer.Change(wait < s_longestTimer ? wait : s_longestTimer, Timeout.InfiniteTimeSpan);
         return warn;
     }
