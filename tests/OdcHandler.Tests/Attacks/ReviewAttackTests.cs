@@ -172,15 +172,4 @@ public sealed class ReviewAttackTests
     {
         public IAsyncEnumerable<int>? Items { get; init; }
     }
-
-    private sealed class ReloadableConfiguration : ConfigurationProvider, IConfigurationSource
-    {
-        public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
-
-        public void Replace(Dictionary<string, string?> settings)
-        {
-            Data = new Dictionary<string, string?>(settings, StringComparer.OrdinalIgnoreCase);
-            OnReload();
-        }
-    }
 }

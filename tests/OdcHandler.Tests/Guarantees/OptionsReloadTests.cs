@@ -156,16 +156,4 @@ public sealed class OptionsReloadTests
         using var recovered = await client.GetAsync("users");
         Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
     }
-
-    /// <summary>A configuration source whose whole content can be replaced, raising the reload token as a file provider does.</summary>
-    private sealed class ReloadableConfiguration : ConfigurationProvider, IConfigurationSource
-    {
-        public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
-
-        public void Replace(Dictionary<string, string?> settings)
-        {
-            Data = new Dictionary<string, string?>(settings, StringComparer.OrdinalIgnoreCase);
-            OnReload();
-        }
-    }
 }

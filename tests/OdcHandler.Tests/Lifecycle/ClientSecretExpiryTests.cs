@@ -217,16 +217,4 @@ public sealed class ClientSecretExpiryTests : IDisposable
         Assert.Contains("2026-12-05", warning.Message, StringComparison.Ordinal);
         Assert.Equal(HealthStatus.Degraded, (await CheckAsync(services)).Status);
     }
-
-    /// <summary>A configuration source whose whole content can be replaced, raising the reload token as a file provider does.</summary>
-    private sealed class ReloadableConfiguration : ConfigurationProvider, IConfigurationSource
-    {
-        public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
-
-        public void Replace(Dictionary<string, string?> settings)
-        {
-            Data = new Dictionary<string, string?>(settings, StringComparer.OrdinalIgnoreCase);
-            OnReload();
-        }
-    }
 }
