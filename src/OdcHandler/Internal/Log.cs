@@ -58,4 +58,16 @@ internal static partial class Log
     [LoggerMessage(EventId = 20, EventName = "UnauthorizedKept", Level = LogLevel.Debug,
         Message = "{Method} {Host} answered 401; the access token is kept and the request is not sent again: {Reason}.")]
     public static partial void UnauthorizedKept(this ILogger logger, HttpMethod method, string host, string reason);
+
+    [LoggerMessage(EventId = 40, EventName = "RateLimitedResending", Level = LogLevel.Information,
+        Message = "{Method} {Host} answered 429 under the rate limit '{LimitName}' (another application may share the quota); sending it again in {Delay} (resend {Resend}).")]
+    public static partial void RateLimitedResending(this ILogger logger, HttpMethod method, string host, string limitName, TimeSpan delay, int resend);
+
+    [LoggerMessage(EventId = 41, EventName = "RateLimitedReturned", Level = LogLevel.Warning,
+        Message = "{Method} {Host} answered 429 under the rate limit '{LimitName}'; the 429 is returned because {Reason}.")]
+    public static partial void RateLimitedReturned(this ILogger logger, HttpMethod method, string host, string limitName, string reason);
+
+    [LoggerMessage(EventId = 42, EventName = "RateLimitWaitExceeded", Level = LogLevel.Warning,
+        Message = "A request waited {MaxWait} for a permit under the rate limit '{LimitName}' ({PermitLimit} per {Window}) and was not sent.")]
+    public static partial void RateLimitWaitExceeded(this ILogger logger, string limitName, int permitLimit, TimeSpan window, TimeSpan maxWait);
 }

@@ -30,6 +30,8 @@ internal sealed class OdcTelemetry
             "odc.request.unauthorized_retries", "{request}", "API requests answered 401 and sent again with a fresh token.");
         RefreshFailures = Meter.CreateCounter<long>(
             "odc.token.refresh.failures", "{failure}", "Background refreshes that failed while the current token was still valid.");
+        RateLimitedRequests = Meter.CreateCounter<long>(
+            "odc.request.rate_limited", "{response}", "API answers 429 that arrived despite the rate limiter, by limit and whether the request was sent again.");
     }
 
     public Meter Meter { get; }
@@ -43,6 +45,12 @@ internal sealed class OdcTelemetry
     public Counter<long> UnauthorizedRetries { get; }
 
     public Counter<long> RefreshFailures { get; }
+
+    public Counter<long> RateLimitedRequests { get; }
+
+    public void RateLimited(string host, string limitName, bool resent) =>
+        RateLimitedRequests.Add(
+            1, new("server.address", host), new("odc.rate_limit", limitName), new("odc.outcome", resent ? "resent" : "returned"));
 
     public void CacheLookup(string clientId, bool hit)
     {
