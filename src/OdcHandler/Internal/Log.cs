@@ -66,4 +66,16 @@ internal static partial class Log
     [LoggerMessage(EventId = 31, EventName = "ClientSecretExpired", Level = LogLevel.Warning,
         Message = "The client secret of ODC client id '{ClientId}' (HttpClient '{ClientName}') expired on {ExpiresOn:yyyy-MM-dd} at 23:59 UTC by ClientSecretExpiresAt: create a new secret in the ODC Portal, store it with its date and reload the configuration.")]
     public static partial void ClientSecretExpired(this ILogger logger, string clientId, string clientName, DateOnly expiresOn);
+
+    [LoggerMessage(EventId = 40, EventName = "RateLimitedResending", Level = LogLevel.Information,
+        Message = "{Method} {Host} answered 429 under the rate limit '{LimitName}' (another application may share the quota); sending it again in {Delay} (resend {Resend}).")]
+    public static partial void RateLimitedResending(this ILogger logger, HttpMethod method, string host, string limitName, TimeSpan delay, int resend);
+
+    [LoggerMessage(EventId = 41, EventName = "RateLimitedReturned", Level = LogLevel.Warning,
+        Message = "{Method} {Host} answered 429 under the rate limit '{LimitName}'; the 429 is returned because {Reason}.")]
+    public static partial void RateLimitedReturned(this ILogger logger, HttpMethod method, string host, string limitName, string reason);
+
+    [LoggerMessage(EventId = 42, EventName = "RateLimitWaitExceeded", Level = LogLevel.Warning,
+        Message = "A request waited {MaxWait} for a permit under the rate limit '{LimitName}' ({PermitLimit} per {Window}) and was not sent.")]
+    public static partial void RateLimitWaitExceeded(this ILogger logger, string limitName, int permitLimit, TimeSpan window, TimeSpan maxWait);
 }

@@ -30,6 +30,8 @@ internal sealed class OdcTelemetry
             "odc.request.unauthorized_retries", "{request}", "API requests answered 401 and sent again with a fresh token.");
         RefreshFailures = Meter.CreateCounter<long>(
             "odc.token.refresh.failures", "{failure}", "Background refreshes that failed while the current token was still valid.");
+        RateLimitedRequests = Meter.CreateCounter<long>(
+            "odc.request.rate_limited", "{response}", "API answers 429 that arrived despite the rate limiter, by limit and whether the request was sent again.");
     }
 
     public Meter Meter { get; }
@@ -44,9 +46,26 @@ internal sealed class OdcTelemetry
 
     public Counter<long> RefreshFailures { get; }
 
+    public Counter<long> RateLimitedRequests { get; }
+
     // Every measurement and span below reaches the application's listeners synchronously. What they throw
     // is dropped here: observability never fails a request or a fetch, nor stops the token state machine
     // half-way through a step.
+    public void RateLimited(string host, string limitName, bool resent)
+    {
+        if (RateLimitedRequests.Enabled)
+        {
+            try
+            {
+                RateLimitedRequests.Add(
+                    1, new("server.address", host), new("odc.rate_limit", limitName), new("odc.outcome", resent ? "resent" : "returned"));
+            }
+            catch (Exception)
+            {
+                // A failing meter listener, as above.
+            }
+        }
+    }
 
     public void CacheLookup(string clientId, bool hit)
     {

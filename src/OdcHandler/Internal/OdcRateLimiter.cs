@@ -1,0 +1,264 @@
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// The limits of one HttpClient name: per host, a pool per API domain and the endpoint caps, replenished by one
+/// timer on the injected <see cref="TimeProvider"/>.
+/// </summary>
+/// <remarks>
+/// Finding a request's limits allocates nothing once its host and domain have been seen (a short array scan over
+/// spans of the path, which <see cref="Uri"/> caches); only a capped endpoint under a "each endpoint" rule builds a key.
+/// </remarks>
+internal sealed class OdcRateLimiter : IDisposable
+{
+    private const string ApiPrefix = "/api/";
+
+    private readonly object _gate = new();
+    private readonly Dictionary<string, int> _domainLimits;
+    private readonly int _defaultDomainLimit;
+    private readonly EndpointRule[] _rules;
+    private readonly ITimer _timer;
+    private volatile HostLimits[] _hosts = [];
+    private volatile RateLimit[] _all = [];
+
+    public OdcRateLimiter(OdcRateLimitOptions options, TimeProvider time)
+    {
+        Window = options.Window;
+        MaxWait = options.MaxWait;
+        MaxResends = options.MaxRateLimitedResends;
+        _domainLimits = new Dictionary<string, int>(options.DomainLimits, StringComparer.OrdinalIgnoreCase);
+        _defaultDomainLimit = options.DefaultDomainLimit;
+        _rules = options.EndpointLimits
+            .Where(pair => pair.Value > 0)
+            .Select(pair => EndpointRule.Parse(pair.Key, pair.Value))
+            .ToArray();
+        var segment = Window / RateLimit.SegmentsPerWindow;
+        _timer = time.CreateTimer(static state => ((OdcRateLimiter)state!).Replenish(), this, segment, segment);
+    }
+
+    public TimeSpan Window { get; }
+
+    public TimeSpan MaxWait { get; }
+
+    public int MaxResends { get; }
+
+    /// <summary>Requests waiting for a permit, across all limits: what a test driving fake time waits for.</summary>
+    public long Queued => _all.Sum(limit => limit.Queued);
+
+    /// <summary>The endpoint cap and domain pool a request counts against; false when it counts against none.</summary>
+    public bool TryGetLimits(HttpRequestMessage request, out RateLimit? endpoint, out RateLimit? domain)
+    {
+        endpoint = null;
+        domain = null;
+        if (request.RequestUri is not { IsAbsoluteUri: true } uri)
+        {
+            return false;
+        }
+
+        var path = uri.AbsolutePath;
+        if (!path.StartsWith(ApiPrefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var rest = path.AsSpan(ApiPrefix.Length);
+        var slash = rest.IndexOf('/');
+        var domainName = slash < 0 ? rest : rest[..slash];
+        if (domainName.IsEmpty)
+        {
+            return false;
+        }
+
+        var host = FindHost(uri);
+        if (!host.TryFindDomain(domainName, out domain))
+        {
+            domain = AddDomain(host, domainName.ToString());
+        }
+
+        endpoint = FindEndpoint(host, request.Method, rest);
+        return domain is not null || endpoint is not null;
+    }
+
+    public void Dispose() => _timer.Dispose();
+
+    private void Replenish()
+    {
+        foreach (var limit in _all)
+        {
+            limit.Limiter.TryReplenish();
+        }
+    }
+
+    private HostLimits FindHost(Uri uri)
+    {
+        var host = uri.Host;
+        var port = uri.Port;
+        foreach (var candidate in _hosts)
+        {
+            if (candidate.Port == port && string.Equals(candidate.Host, host, StringComparison.OrdinalIgnoreCase))
+            {
+                return candidate;
+            }
+        }
+
+        lock (_gate)
+        {
+            foreach (var candidate in _hosts)
+            {
+                if (candidate.Port == port && string.Equals(candidate.Host, host, StringComparison.OrdinalIgnoreCase))
+                {
+                    return candidate;
+                }
+            }
+
+            var added = new HostLimits(host, port);
+            _hosts = [.. _hosts, added];
+            return added;
+        }
+    }
+
+    private RateLimit? AddDomain(HostLimits host, string name)
+    {
+        lock (_gate)
+        {
+            if (host.TryFindDomain(name, out var existing))
+            {
+                return existing;
+            }
+
+            var permits = _domainLimits.TryGetValue(name, out var configured) ? configured : _defaultDomainLimit;
+            var limit = permits > 0 ? new RateLimit(name, permits, Window) : null;
+            host.Domains = [.. host.Domains, new DomainEntry(name, limit)];
+            Track(limit);
+            return limit;
+        }
+    }
+
+    private RateLimit? FindEndpoint(HostLimits host, HttpMethod method, ReadOnlySpan<char> rest)
+    {
+        foreach (var rule in _rules)
+        {
+            if (!rule.Matches(method, rest))
+            {
+                continue;
+            }
+
+            var key = rule.EachEndpoint ? rule.KeyFor(rest) : rule.Key;
+            if (host.Endpoints.TryGetValue(key, out var found))
+            {
+                return found;
+            }
+
+            lock (_gate)
+            {
+                if (!host.Endpoints.TryGetValue(key, out found))
+                {
+                    found = new RateLimit(key, rule.PermitLimit, Window);
+                    host.Endpoints[key] = found;
+                    Track(found);
+                }
+
+                return found;
+            }
+        }
+
+        return null;
+    }
+
+    private void Track(RateLimit? limit)
+    {
+        if (limit is not null)
+        {
+            _all = [.. _all, limit];
+        }
+    }
+
+    private sealed class HostLimits(string host, int port)
+    {
+        public string Host { get; } = host;
+
+        public int Port { get; } = port;
+
+        public volatile DomainEntry[] Domains = [];
+
+        public System.Collections.Concurrent.ConcurrentDictionary<string, RateLimit> Endpoints { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The domain's pool (null for an unlimited domain); false for a domain not seen yet.</summary>
+        public bool TryFindDomain(ReadOnlySpan<char> name, out RateLimit? limit)
+        {
+            foreach (var entry in Domains)
+            {
+                if (name.Equals(entry.Name, StringComparison.OrdinalIgnoreCase))
+                {
+                    limit = entry.Limit;
+                    return true;
+                }
+            }
+
+            limit = null;
+            return false;
+        }
+    }
+
+    private sealed record DomainEntry(string Name, RateLimit? Limit);
+
+    /// <summary>"POST deployments/v1/*" (each endpoint under the prefix) or "POST identity/v1/users/bulk" (that one).</summary>
+    private sealed class EndpointRule
+    {
+        private EndpointRule(HttpMethod method, string path, bool eachEndpoint, int permitLimit, string key)
+        {
+            Method = method;
+            Path = path;
+            EachEndpoint = eachEndpoint;
+            PermitLimit = permitLimit;
+            Key = key;
+        }
+
+        public HttpMethod Method { get; }
+
+        public string Path { get; }
+
+        public bool EachEndpoint { get; }
+
+        public int PermitLimit { get; }
+
+        public string Key { get; }
+
+        public static EndpointRule Parse(string rule, int permitLimit)
+        {
+            var space = rule.IndexOf(' ', StringComparison.Ordinal);
+            var method = HttpMethod.Parse(rule[..space].Trim());
+            var path = rule[(space + 1)..].Trim().Trim('/');
+            var each = path.EndsWith('*');
+            path = each ? path.TrimEnd('*') : path;
+            return new EndpointRule(method, path, each, permitLimit, $"{method.Method} {path}");
+        }
+
+        public bool Matches(HttpMethod method, ReadOnlySpan<char> rest)
+        {
+            if (!method.Equals(Method))
+            {
+                return false;
+            }
+
+            rest = rest.TrimEnd('/');
+            return EachEndpoint
+                ? rest.Length > Path.Length && rest.StartsWith(Path, StringComparison.OrdinalIgnoreCase)
+                : rest.Equals(Path, StringComparison.OrdinalIgnoreCase);
+        }
+
+        /// <summary>One cap per endpoint: keys (GUIDs, numbers) in the path are one endpoint, not one each.</summary>
+        public string KeyFor(ReadOnlySpan<char> rest)
+        {
+            var segments = rest.TrimEnd('/').ToString().Split('/');
+            for (var i = 0; i < segments.Length; i++)
+            {
+                if (Guid.TryParse(segments[i], out _) || (segments[i].Length > 0 && segments[i].All(char.IsAsciiDigit)))
+                {
+                    segments[i] = "{key}";
+                }
+            }
+
+            return $"{Method.Method} {string.Join('/', segments)}";
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// Holds each request until its endpoint cap and its domain pool both have a permit, then sends it; resends a
+/// request answered 429 anyway after the window can have moved on. Sits directly in front of the primary handler
+/// (inside <see cref="BearerTokenHandler"/> and any resilience pipeline), so every request that leaves, a 401 retry
+/// or an outer retry's attempt included, takes its own permits.
+/// </summary>
+internal sealed class OdcRateLimitingHandler(OdcRateLimiter limiter, TimeProvider time, ILogger logger, OdcTelemetry telemetry) : DelegatingHandler
+{
+    /// <inheritdoc />
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!limiter.TryGetLimits(request, out var endpoint, out var domain))
+        {
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        var endpointHeld = endpoint is null || endpoint.TryTake();
+        if (endpointHeld && (domain is null || domain.TryTake()))
+        {
+            // Permits free and an answer that is already there and is not a 429: no state machine, no allocation.
+            var sending = base.SendAsync(request, cancellationToken);
+            if (sending.IsCompletedSuccessfully && sending.Result.StatusCode != HttpStatusCode.TooManyRequests)
+            {
+                return sending;
+            }
+
+            return SendCoreAsync(request, endpoint, domain, sending, endpointHeld: true, async: true, cancellationToken).AsTask();
+        }
+
+        return SendCoreAsync(request, endpoint, domain, sending: null, endpointHeld, async: true, cancellationToken).AsTask();
+    }
+
+    /// <inheritdoc />
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!limiter.TryGetLimits(request, out var endpoint, out var domain))
+        {
+            return base.Send(request, cancellationToken);
+        }
+
+        // A synchronous caller blocks while it waits for a permit, as it would block on the network.
+        var sending = SendCoreAsync(request, endpoint, domain, sending: null, endpointHeld: false, async: false, cancellationToken);
+        return sending.IsCompleted ? sending.Result : sending.AsTask().GetAwaiter().GetResult();
+    }
+
+    private async ValueTask<HttpResponseMessage> SendCoreAsync(
+        HttpRequestMessage request, RateLimit? endpoint, RateLimit? domain, Task<HttpResponseMessage>? sending, bool endpointHeld, bool async, CancellationToken cancellationToken)
+    {
+        for (var resends = 0; ; resends++)
+        {
+            HttpResponseMessage response;
+            if (sending is not null)
+            {
+                response = await sending.ConfigureAwait(false);
+                sending = null;
+            }
+            else
+            {
+                await WaitForPermitsAsync(endpoint, domain, endpointHeld, cancellationToken).ConfigureAwait(false);
+                endpointHeld = false;
+                response = async ? await base.SendAsync(request, cancellationToken).ConfigureAwait(false) : base.Send(request, cancellationToken);
+            }
+
+            if (response.StatusCode != HttpStatusCode.TooManyRequests)
+            {
+                return response;
+            }
+
+            // ODC does not say which limit refused; the tightest one the request counts against is the likely one.
+            var limit = endpoint ?? domain!;
+            var host = request.RequestUri!.Host;
+            var retryAfter = RetryAfter(response);
+            if (retryAfter is null)
+            {
+                limit.Drain();
+            }
+
+            var delay = retryAfter ?? limiter.Window;
+            var refusal = resends >= limiter.MaxResends ? $"it was sent {resends + 1} times (MaxRateLimitedResends is {limiter.MaxResends})"
+                : delay > limiter.Window && delay > limiter.MaxWait ? $"Retry-After ({delay}) is longer than MaxWait"
+                : !RequestReplay.CanReplay(request.Content) ? "its body cannot be sent again byte for byte"
+                : null;
+            telemetry.RateLimited(host, limit.Name, resent: refusal is null);
+            if (refusal is not null)
+            {
+                logger.RateLimitedReturned(request.Method, host, limit.Name, refusal);
+                return response;
+            }
+
+            logger.RateLimitedResending(request.Method, host, limit.Name, delay, resends + 1);
+            response.Dispose();
+            var waiting = Task.Delay(delay, time, cancellationToken);
+            if (async)
+            {
+                await waiting.ConfigureAwait(false);
+            }
+            else
+            {
+                waiting.GetAwaiter().GetResult();
+            }
+        }
+    }
+
+    private async ValueTask WaitForPermitsAsync(RateLimit? endpoint, RateLimit? domain, bool endpointHeld, CancellationToken cancellationToken)
+    {
+        endpointHeld = endpointHeld || endpoint is null || endpoint.TryTake();
+        var domainHeld = domain is null || (endpointHeld && domain.TryTake());
+        if (endpointHeld && domainHeld)
+        {
+            return;
+        }
+
+        // A permit given up on (MaxWait, the caller's cancellation) after the endpoint's was taken is not handed
+        // back: window limiters cannot return permits, and one unused permit only errs on the safe side.
+        using var timeout = new CancellationTokenSource(limiter.MaxWait, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var waitingFor = endpointHeld ? domain! : endpoint!;
+        try
+        {
+            if (!endpointHeld && !await endpoint!.WaitAsync(linked.Token).ConfigureAwait(false))
+            {
+                throw Exceeded(endpoint);
+            }
+
+            if (domain is not null && !domainHeld)
+            {
+                waitingFor = domain;
+                if (!await domain.WaitAsync(linked.Token).ConfigureAwait(false))
+                {
+                    throw Exceeded(domain);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw Exceeded(waitingFor);
+        }
+    }
+
+    private OdcRateLimitExceededException Exceeded(RateLimit limit)
+    {
+        logger.RateLimitWaitExceeded(limit.Name, limit.PermitLimit, limit.Window, limiter.MaxWait);
+        return new OdcRateLimitExceededException(limit.Name, limit.PermitLimit, limit.Window, limiter.MaxWait);
+    }
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta < TimeSpan.Zero ? TimeSpan.Zero : delta,
+        { Date: { } date } => date - time.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
+    };
+}

@@ -1,0 +1,44 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Logging;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// Puts <see cref="OdcRateLimitingHandler"/> directly in front of the primary handler, inside
+/// <see cref="BearerTokenHandler"/> when there is one, whichever of the two was registered first.
+/// </summary>
+/// <remarks>
+/// Innermost, every request that actually leaves takes its own permits: each attempt of an outer retry, and the
+/// bearer handler's resend after a 401. The wait for a token happens before a permit is taken, never while one is held.
+/// </remarks>
+internal sealed class OdcRateLimitingHandlerBuilderFilter(IEnumerable<OdcRateLimitingRegistration> registrations) : IHttpMessageHandlerBuilderFilter
+{
+    private readonly HashSet<string> _clientNames = new(registrations.Select(r => r.ClientName), StringComparer.Ordinal);
+
+    public Action<HttpMessageHandlerBuilder> Configure(Action<HttpMessageHandlerBuilder> next) => builder =>
+    {
+        next(builder);
+        if (builder.Name is not { } name || !_clientNames.Contains(name))
+        {
+            return;
+        }
+
+        var services = builder.Services;
+        var handler = new OdcRateLimitingHandler(
+            services.GetRequiredService<OdcRateLimiterRegistry>().Get(name),
+            services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger<OdcRateLimitingHandler>(),
+            services.GetRequiredService<OdcTelemetry>());
+        if (builder.PrimaryHandler is BearerTokenHandler { InnerHandler: { } primary } bearer)
+        {
+            handler.InnerHandler = primary;
+            bearer.InnerHandler = handler;
+        }
+        else
+        {
+            handler.InnerHandler = builder.PrimaryHandler;
+            builder.PrimaryHandler = handler;
+        }
+    };
+}

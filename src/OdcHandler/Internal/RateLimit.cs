@@ -1,0 +1,81 @@
+using System.Threading.RateLimiting;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// One of ODC's limits (a domain's pool or an endpoint's cap) for one host: never more than
+/// <see cref="PermitLimit"/> permits handed out in any <see cref="Window"/>.
+/// </summary>
+/// <remarks>
+/// A <see cref="SlidingWindowRateLimiter"/> counts a permit in the segment it was taken in and hands it back when
+/// that segment leaves the window, so a permit taken late in a segment could come back up to one segment less than a
+/// window after it was used. The limiter's window is therefore one segment longer than ODC's: a permit comes back no
+/// sooner than <see cref="Window"/> after it was taken, at a cost of at most one segment (1/60) of throughput.
+/// Replenishment is not the limiter's own timer (which runs on the wall clock; System.Threading.RateLimiting takes no
+/// TimeProvider, dotnet/runtime#106447) but <see cref="OdcRateLimiter"/>'s, one segment per tick, on the injected
+/// <see cref="TimeProvider"/>.
+/// </remarks>
+internal sealed class RateLimit
+{
+    public const int SegmentsPerWindow = 60;
+
+    /// <summary>Waiting requests beyond this many fail at once rather than queue without bound.</summary>
+    private const int MaxQueued = 1_000_000;
+
+    public RateLimit(string name, int permitLimit, TimeSpan window)
+    {
+        Name = name;
+        PermitLimit = permitLimit;
+        Window = window;
+        Limiter = new SlidingWindowRateLimiter(new SlidingWindowRateLimiterOptions
+        {
+            PermitLimit = permitLimit,
+            // TryReplenish ignores a call that comes sooner than Window / SegmentsPerWindow after the last one, measured
+            // on the wall clock (Stopwatch), even without auto-replenishment; with fake time that would ignore every call.
+            // The limiter's own window is therefore a single tick; the real one is the segment count times our timer's period.
+            Window = TimeSpan.FromTicks(1),
+            SegmentsPerWindow = SegmentsPerWindow + 1,
+            AutoReplenishment = false,
+            QueueLimit = MaxQueued,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        });
+    }
+
+    /// <summary>The limit's name in exceptions, logs and metric tags: the domain, or the method and endpoint path.</summary>
+    public string Name { get; }
+
+    public int PermitLimit { get; }
+
+    public TimeSpan Window { get; }
+
+    public SlidingWindowRateLimiter Limiter { get; }
+
+    /// <summary>Takes a permit if one is free and nobody is queued before us; the window limiters' leases are cached, so this allocates nothing.</summary>
+    public bool TryTake()
+    {
+        using var lease = Limiter.AttemptAcquire(1);
+        return lease.IsAcquired;
+    }
+
+    /// <summary>Waits in line for a permit; false when the line is full.</summary>
+    public async ValueTask<bool> WaitAsync(CancellationToken cancellationToken)
+    {
+        using var lease = await Limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+        return lease.IsAcquired;
+    }
+
+    /// <summary>
+    /// After a 429 the organisation's budget is spent whatever we counted: take every free permit, so the requests
+    /// behind this one wait for the window to move on instead of collecting 429s too.
+    /// </summary>
+    public void Drain()
+    {
+        var free = Limiter.GetStatistics()?.CurrentAvailablePermits ?? 0;
+        if (free > 0)
+        {
+            Limiter.AttemptAcquire((int)Math.Min(free, PermitLimit)).Dispose();
+        }
+    }
+
+    public long Queued => Limiter.GetStatistics()?.CurrentQueuedCount ?? 0;
+}

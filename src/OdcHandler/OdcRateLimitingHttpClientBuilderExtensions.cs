@@ -1,0 +1,91 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Options;
+using OdcHandler;
+using OdcHandler.Internal;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Keeps an <see cref="HttpClient"/> registered with <c>AddHttpClient</c> within ODC's published rate limits.
+/// </summary>
+public static class OdcRateLimitingHttpClientBuilderExtensions
+{
+    /// <summary>
+    /// Makes every request to <c>/api/…</c> wait for a permit under ODC's published rate limits (the defaults of
+    /// <see cref="OdcRateLimitOptions"/>) instead of being sent and refused with 429.
+    /// </summary>
+    /// <param name="builder">The HttpClient builder; its name names the options.</param>
+    /// <returns>The value of <paramref name="builder"/>.</returns>
+    /// <remarks>See <see cref="AddOdcRateLimiting(IHttpClientBuilder, Action{OdcRateLimitOptions})"/>.</remarks>
+    public static IHttpClientBuilder AddOdcRateLimiting(this IHttpClientBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name);
+        return AddCore(builder);
+    }
+
+    /// <summary>
+    /// Makes every request to <c>/api/…</c> wait for a permit under its API domain's pool and its endpoint's cap
+    /// (<see cref="OdcRateLimitOptions"/>; by default ODC's table), instead of being sent and refused with 429.
+    /// </summary>
+    /// <remarks>
+    /// The handler sits directly in front of the primary handler (inside <c>AddOdcAuthentication</c>'s handler and
+    /// any resilience pipeline), so each attempt of a retry takes its own permits. A request waits at most
+    /// <see cref="OdcRateLimitOptions.MaxWait"/> (2 minutes by default), then fails unsent with
+    /// <see cref="OdcRateLimitExceededException"/>; the caller's cancellation ends only its own wait. A resilience
+    /// pipeline's attempt and total timeouts include that wait: set them above <c>MaxWait</c> when a job sends more
+    /// than a window's worth of requests. A 429 that arrives anyway is sent again after the window
+    /// (or <c>Retry-After</c>), at most <see cref="OdcRateLimitOptions.MaxRateLimitedResends"/> times, if its body can be
+    /// sent again byte for byte. Calling this twice on one builder adds the handler once.
+    /// </remarks>
+    /// <param name="builder">The HttpClient builder; its name names the options.</param>
+    /// <param name="configure">Changes the limits or bounds; none needed for ODC's published limits.</param>
+    /// <returns>The value of <paramref name="builder"/>.</returns>
+    public static IHttpClientBuilder AddOdcRateLimiting(this IHttpClientBuilder builder, Action<OdcRateLimitOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name).Configure(configure);
+        return AddCore(builder);
+    }
+
+    /// <summary>
+    /// Makes every request to <c>/api/…</c> wait for a permit under ODC's rate limits, with the limits and bounds read
+    /// from a configuration section whose keys are the names of <see cref="OdcRateLimitOptions"/>' properties
+    /// (entries in <c>DomainLimits</c> and <c>EndpointLimits</c> add to or replace the defaults).
+    /// </summary>
+    /// <param name="builder">The HttpClient builder; its name names the options.</param>
+    /// <param name="configuration">A section such as <c>configuration.GetSection("Odc:RateLimits")</c>.</param>
+    /// <returns>The value of <paramref name="builder"/>.</returns>
+    /// <remarks>See <see cref="AddOdcRateLimiting(IHttpClientBuilder, Action{OdcRateLimitOptions})"/>.</remarks>
+    public static IHttpClientBuilder AddOdcRateLimiting(this IHttpClientBuilder builder, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configuration);
+        builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name).Bind(configuration);
+        return AddCore(builder);
+    }
+
+    private static IHttpClientBuilder AddCore(IHttpClientBuilder builder)
+    {
+        var services = builder.Services;
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddLogging();
+        services.AddMetrics();
+        services.TryAddSingleton<OdcTelemetry>();
+        services.TryAddSingleton<OdcRateLimiterRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OdcRateLimitOptions>, OdcRateLimitOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHttpMessageHandlerBuilderFilter, OdcRateLimitingHandlerBuilderFilter>());
+
+        var registration = new OdcRateLimitingRegistration(builder.Name);
+        if (!services.Any(d => registration.Equals(d.ImplementationInstance)))
+        {
+            services.AddSingleton(registration);
+            services.AddOptions<OdcRateLimitOptions>(builder.Name).ValidateOnStart();
+        }
+
+        return builder;
+    }
+}
