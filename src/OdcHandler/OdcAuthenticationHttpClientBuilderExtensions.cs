@@ -75,7 +75,6 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
         {
             services.AddSingleton<BackchannelMarker>();
             services.AddHttpClient(OdcAuthenticationDefaults.BackchannelHttpClientName)
-                .ConfigurePrimaryHttpMessageHandler(static (primary, _) => RefuseRedirects(primary))
 
                 // App-wide defaults (ConfigureHttpClientDefaults, as the .NET Aspire service defaults use: a resilience
                 // pipeline and service discovery on every client) run before this and would wrap the identity calls in a
@@ -126,20 +125,6 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
         options.Retry.MaxDelay = TimeSpan.FromSeconds(10);
         options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(10);
         options.TotalRequestTimeout.Timeout = OdcAuthenticationOptionsValidator.MaxBackchannelTimeout;
-    }
-
-    /// <summary>A 307/308 from the token endpoint would otherwise re-post the client secret to wherever it points.</summary>
-    private static void RefuseRedirects(HttpMessageHandler primary)
-    {
-        switch (primary)
-        {
-            case SocketsHttpHandler sockets:
-                sockets.AllowAutoRedirect = false;
-                break;
-            case HttpClientHandler handler:
-                handler.AllowAutoRedirect = false;
-                break;
-        }
     }
 
     private sealed class BackchannelMarker;

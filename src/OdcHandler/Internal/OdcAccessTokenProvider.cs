@@ -206,17 +206,26 @@ internal sealed class OdcAccessTokenProvider : IOdcAccessTokenProvider, IDisposa
         }
     }
 
-    /// <summary>One measurement per client id: two client names with the same credentials would otherwise report twice.</summary>
+    /// <summary>
+    /// One measurement per client id, the soonest expiry of those configured for it: two client names with the same
+    /// credentials would otherwise report twice, and an alert on the gauge must see the date that comes first.
+    /// </summary>
     private IEnumerable<Measurement<double>> ObserveSecretTimeToExpiry()
     {
         var now = _timeProvider.GetUtcNow();
-        var reported = new HashSet<string>(StringComparer.Ordinal);
+        var soonest = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
         foreach (var expiry in _secretExpiries.Values)
         {
-            if (expiry.Current is { } life && reported.Add(life.ClientId))
+            if (expiry.Current is { } life)
             {
-                yield return new Measurement<double>(life.TimeLeft(now).TotalSeconds, new KeyValuePair<string, object?>("odc.client.id", life.ClientId));
+                var left = life.TimeLeft(now);
+                soonest[life.ClientId] = soonest.TryGetValue(life.ClientId, out var known) && known < left ? known : left;
             }
+        }
+
+        foreach (var (clientId, left) in soonest)
+        {
+            yield return new Measurement<double>(left.TotalSeconds, new KeyValuePair<string, object?>("odc.client.id", clientId));
         }
     }
 
