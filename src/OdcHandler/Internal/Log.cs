@@ -66,4 +66,20 @@ internal static partial class Log
     [LoggerMessage(EventId = 31, EventName = "ClientSecretExpired", Level = LogLevel.Warning,
         Message = "The client secret of ODC client id '{ClientId}' (HttpClient '{ClientName}') expired on {ExpiresOn:yyyy-MM-dd} at 23:59 UTC by ClientSecretExpiresAt: create a new secret in the ODC Portal, store it with its date and reload the configuration.")]
     public static partial void ClientSecretExpired(this ILogger logger, string clientId, string clientName, DateOnly expiresOn);
+
+    [LoggerMessage(EventId = 40, EventName = "OrganizationUnknown", Level = LogLevel.Warning,
+        Message = "No ODC credentials for host {PortalHost} (HttpClient {ClientName}); the request was not sent.")]
+    public static partial void OrganizationUnknown(this ILogger logger, string portalHost, string clientName);
+
+    [LoggerMessage(EventId = 41, EventName = "CredentialSourceFailed", Level = LogLevel.Error,
+        Message = "The ODC credential source failed for host {PortalHost} ({ErrorType}); the request was not sent.")]
+    public static partial void CredentialSourceFailed(this ILogger logger, string portalHost, string errorType);
+
+    [LoggerMessage(EventId = 42, EventName = "OrganizationCredentialsChanged", Level = LogLevel.Information,
+        Message = "The ODC credentials of host {PortalHost} changed (client id {PreviousClientId} -> {ClientId}); the next token is fetched with the new ones.")]
+    public static partial void OrganizationCredentialsChanged(this ILogger logger, string portalHost, string previousClientId, string clientId);
+
+    [LoggerMessage(EventId = 43, EventName = "OrganizationEvicted", Level = LogLevel.Debug,
+        Message = "The ODC organisation at host {PortalHost} left the token cache ({Reason}); its timers stop.")]
+    public static partial void OrganizationEvicted(this ILogger logger, string portalHost, string reason);
 }
