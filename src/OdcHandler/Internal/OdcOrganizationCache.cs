@@ -174,7 +174,15 @@ internal sealed class OdcOrganizationCache : IDisposable
             }
             else
             {
-                _cache.Remove(CacheKey(entry.Key));
+                try
+                {
+                    _cache.Remove(CacheKey(entry.Key));
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The application's cache went first; its entries are gone with it.
+                }
+
                 entry.Evict();
             }
         }
