@@ -347,9 +347,13 @@ internal sealed class OdcOrganizationCache : IDisposable
         }
     }
 
-    /// <summary>The authority, prefixed with the scheme for plain http, so http and https on one loopback port are not one organisation.</summary>
+    /// <summary>
+    /// The host for https on the default port, as every ODC portal is addressed: <see cref="Uri.Host"/> is kept by the
+    /// <see cref="Uri"/>, so the warm path allocates nothing for it (<see cref="Uri.Authority"/> is built on every call).
+    /// Anything else keeps scheme and port, so http and https on one loopback port are not one organisation.
+    /// </summary>
     private static string KeyOf(Uri address) =>
-        address.Scheme == Uri.UriSchemeHttps ? address.Authority : "http://" + address.Authority;
+        address.Scheme == Uri.UriSchemeHttps && address.IsDefaultPort ? address.Host : address.GetLeftPart(UriPartial.Authority);
 
     /// <summary>In the application's cache, a key no other code can collide with; in OdcHandler's own, the string itself.</summary>
     private object CacheKey(string key) => _ownsCache ? key : new OrganizationCacheKey(this, key);

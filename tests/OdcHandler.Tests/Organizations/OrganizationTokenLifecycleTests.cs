@@ -107,7 +107,8 @@ public sealed class OrganizationTokenLifecycleTests
     [Fact]
     public async Task CredentialSourceReloaded_TheNextAcquisitionUsesTheNewSecret_AndTheOldManagerIsLetGo()
     {
-        using var services = OrganizationsTestHost.Build(_time, _source, _router);
+        // Idle expiration beyond the token's life: the entry stays, and only asking the source again can see the new secret.
+        using var services = OrganizationsTestHost.Build(_time, _source, _router, o => o.IdleExpiration = TimeSpan.FromDays(1));
         var client = services.Client();
         (await client.GetAsync(_acme.WhoAmI())).Dispose();
         var old = services.Organizations().Entries.Single().State.Manager;
