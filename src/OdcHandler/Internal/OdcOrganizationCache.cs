@@ -45,6 +45,7 @@ internal sealed class OdcOrganizationCache : IDisposable
     private readonly ConcurrentDictionary<OdcOrganizationEntry, byte> _live = new(ReferenceEqualityComparer.Instance);
     private readonly PostEvictionDelegate _evicted;
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly Lazy<IOdcSharedTokenStore>? _sharedStore;
     private int _liveManagers;
 
     public OdcOrganizationCache(
@@ -57,7 +58,8 @@ internal sealed class OdcOrganizationCache : IDisposable
         TimeProvider timeProvider,
         OdcTelemetry telemetry,
         JitterSource jitter,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        Func<IOdcSharedTokenStore>? createSharedStore = null)
     {
         var validation = new OdcOrganizationsOptionsValidator().Validate(clientName, options);
         if (validation.Failed)
@@ -76,6 +78,9 @@ internal sealed class OdcOrganizationCache : IDisposable
         _loggerFactory = loggerFactory;
         _logger = GuardedLogger.Wrap(loggerFactory.CreateLogger<OdcOrganizationCache>());
         _evicted = OnEvicted;
+
+        // One store (one Redis connection) for all organisations, created when the first one needs it.
+        _sharedStore = createSharedStore is null ? null : new Lazy<IOdcSharedTokenStore>(createSharedStore);
         if (applicationCache is null)
         {
             _cache = new MemoryCache(
@@ -192,6 +197,11 @@ internal sealed class OdcOrganizationCache : IDisposable
             _cache.Dispose();
         }
 
+        if (_sharedStore is { IsValueCreated: true, Value: IDisposable store })
+        {
+            store.Dispose();
+        }
+
         _shutdown.Dispose();
     }
 
@@ -304,7 +314,8 @@ internal sealed class OdcOrganizationCache : IDisposable
 
         var settings = new OdcClientSettings(name, options, _options.TagOrganizationInMetrics ? null : UntaggedOrganization);
         var manager = new OdcTokenManager(
-            settings, _discovery, _tokenClient, _timeProvider, Telemetry, _jitter, sharedStore: null,
+            settings, _discovery, _tokenClient, _timeProvider, Telemetry, _jitter,
+            _sharedStore is null ? null : new BorrowedSharedTokenStore(_sharedStore.Value),
             _loggerFactory.CreateLogger<OdcTokenManager>());
         Interlocked.Increment(ref _liveManagers);
         return new OdcOrganizationState(entry, credentials, manager, () => Interlocked.Decrement(ref _liveManagers));

@@ -48,7 +48,10 @@ internal sealed class OdcOrganizationDirectory(IEnumerable<OdcOrganizationsRegis
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<OdcTelemetry>(),
             services.GetRequiredService<JitterSource>(),
-            services.GetRequiredService<ILoggerFactory>());
+            services.GetRequiredService<ILoggerFactory>(),
+            services.GetServices<SharedTokenStoreRegistration>().LastOrDefault(r => string.Equals(r.ClientName, registration.ClientName, StringComparison.Ordinal)) is { } shared
+                ? () => shared.CreateStore(services)
+                : null);
 
     /// <summary>
     /// The application's own cache, when it registered one with a size limit (<c>AddMemoryCache(o =&gt; o.SizeLimit = …)</c>);
