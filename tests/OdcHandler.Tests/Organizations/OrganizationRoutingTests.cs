@@ -66,24 +66,18 @@ public sealed class OrganizationRoutingTests
     public async Task CredentialSourceThrows_RequestIsNotSent_AndTheSourcesMessageIsNotRepeated()
     {
         var router = new RecordingRouter([]);
-        var failing = new ThrowingSource();
-        using var services = OrganizationsTestHost.Build(_time, _source, router, services: s => s.AddSingleton(failing));
-        var rebuilt = new ServiceCollection();
+        var collection = new ServiceCollection();
+        collection.AddSingleton<TimeProvider>(_time);
+        collection.AddHttpClient("x").AddOdcAuthentication<ThrowingSource>().ConfigurePrimaryHttpMessageHandler(router.CreateHandler);
+        await using var services = collection.BuildServiceProvider();
 
-        var error = await Assert.ThrowsAsync<OdcAuthenticationException>(() => BuildWith(failing).GetAsync(new Uri("https://acme.outsystems.dev/api/whoami")));
+        var error = await Assert.ThrowsAsync<OdcAuthenticationException>(() => services.GetRequiredService<IHttpClientFactory>().CreateClient("x").GetAsync(new Uri("https://acme.outsystems.dev/api/whoami")));
 
         Assert.Contains("'acme.outsystems.dev'", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cr3t", error.Message, StringComparison.Ordinal);
         Assert.IsType<InvalidOperationException>(error.InnerException);
         Assert.Empty(router.Sent);
 
-        HttpClient BuildWith(ThrowingSource source)
-        {
-            rebuilt.AddSingleton<TimeProvider>(_time);
-            rebuilt.AddSingleton(source);
-            rebuilt.AddHttpClient("x").AddOdcAuthentication<ThrowingSource>().ConfigurePrimaryHttpMessageHandler(router.CreateHandler);
-            return rebuilt.BuildServiceProvider().GetRequiredService<IHttpClientFactory>().CreateClient("x");
-        }
     }
 
     [Fact]
