@@ -58,6 +58,22 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
     private static IHttpClientBuilder AddCore(IHttpClientBuilder builder)
     {
         var services = builder.Services;
+        AddSharedServices(services);
+        var registration = new OdcClientRegistration(builder.Name);
+        if (services.Any(d => registration.Equals(d.ImplementationInstance)))
+        {
+            return builder;
+        }
+
+        services.AddSingleton(registration);
+        services.AddOptions<OdcAuthenticationOptions>(builder.Name).ValidateOnStart();
+        RedactAuthorization(builder);
+        return builder;
+    }
+
+    /// <summary>What every ODC client needs once per application: the token machinery and the backchannel client.</summary>
+    internal static void AddSharedServices(IServiceCollection services)
+    {
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<OdcTelemetry>();
@@ -87,25 +103,18 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
                 // identity outage must not open the breaker for another organisation's token requests.
                 .SelectPipelineByAuthority();
         }
+    }
 
-        var registration = new OdcClientRegistration(builder.Name);
-        if (services.Any(d => registration.Equals(d.ImplementationInstance)))
-        {
-            return builder;
-        }
-
-        services.AddSingleton(registration);
-        services.AddOptions<OdcAuthenticationOptions>(builder.Name).ValidateOnStart();
-
+    /// <summary>The client's request logging never shows the token, whatever the application chose to redact.</summary>
+    internal static void RedactAuthorization(IHttpClientBuilder builder)
+    {
         // PostConfigure runs after the user's own RedactLoggedHeaders, so it adds to their choice instead of replacing it.
-        services.PostConfigure<HttpClientFactoryOptions>(builder.Name, options =>
+        builder.Services.PostConfigure<HttpClientFactoryOptions>(builder.Name, options =>
         {
             var userChoice = options.ShouldRedactHeaderValue;
             options.ShouldRedactHeaderValue = header =>
                 string.Equals(header, "Authorization", StringComparison.OrdinalIgnoreCase) || userChoice(header);
         });
-
-        return builder;
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ public static class Contenders
     public const string ApiUrl = InMemoryIdentity.Portal + "/api/identity/v1/users";
     public const string ConstantToken = "eyJhbGciOiJSUzI1NiJ9.constant-token.signature";
 
-    public static readonly string[] Names = ["Baseline", "ConstantHeader", "OdcHandler", "Msal"];
+    public static readonly string[] Names = ["Baseline", "ConstantHeader", "OdcHandler", "OdcOrganizations", "Msal"];
 
     /// <summary>An API that answers at once with a cached 200: no network, no work.</summary>
     public sealed class CachedOkHandler : HttpMessageHandler
@@ -45,6 +45,15 @@ public static class Contenders
         }
     }
 
+    /// <summary>The multi-organisation registration's source: the one benchmark organisation, from memory.</summary>
+    public sealed class OneOrganizationSource : IOdcCredentialSource
+    {
+        private static readonly OdcOrganizationCredentials s_credentials = new("my-client", "a+b/c=d&e%f g");
+
+        public ValueTask<OdcOrganizationCredentials?> GetCredentialsAsync(string portalHost, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<OdcOrganizationCredentials?>(portalHost == "myorg.outsystems.dev" ? s_credentials : null);
+    }
+
     private sealed class MsalHttpClientFactory(HttpMessageHandler handler) : IMsalHttpClientFactory
     {
         public HttpClient GetHttpClient() => new(handler, disposeHandler: false);
@@ -71,6 +80,8 @@ public static class Contenders
             o.ClientId = "my-client";
             o.ClientSecret = "a+b/c=d&e%f g";
         }).ConfigurePrimaryHttpMessageHandler(() => new CachedOkHandler());
+        services.AddHttpClient("OdcOrganizations").AddOdcAuthentication<OneOrganizationSource>()
+            .ConfigurePrimaryHttpMessageHandler(() => new CachedOkHandler());
         services.AddHttpClient("Msal").AddHttpMessageHandler(() => new MsalHandler(msal))
             .ConfigurePrimaryHttpMessageHandler(() => new CachedOkHandler());
         return services.BuildServiceProvider();

@@ -61,6 +61,8 @@ public static class Interleaved
             Console.WriteLine($"| {name} | {Median(own):0.0} | {toBaseline:0.000} | {toConstant:0.000} | {overhead:0.0} |");
         }
 
+        var perOrganisation = Median(samples["OdcOrganizations"].Zip(samples["OdcHandler"], (a, b) => a - b));
+        Console.WriteLine($"Multi-organisation path over the single-organisation path: {perOrganisation:0.0} ns per request (median of per-round differences)");
         var odcOverhead = Median(samples["OdcHandler"].Zip(baseline, (a, b) => a - b));
         var msalOverhead = Median(samples["Msal"].Zip(baseline, (a, b) => a - b));
         Console.WriteLine($"MSAL overhead / OdcHandler overhead: {msalOverhead / Math.Max(odcOverhead, 0.1):0}x");

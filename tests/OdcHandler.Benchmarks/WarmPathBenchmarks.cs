@@ -17,6 +17,7 @@ public class WarmPathBenchmarks
     private HttpClient _baseline = null!;
     private HttpClient _constant = null!;
     private HttpClient _odc = null!;
+    private HttpClient _organizations = null!;
     private HttpClient _msalClient = null!;
     private HttpMessageInvoker _rawBaseline = null!;
     private HttpMessageInvoker _rawConstant = null!;
@@ -32,13 +33,14 @@ public class WarmPathBenchmarks
         _baseline = factory.CreateClient("Baseline");
         _constant = factory.CreateClient("ConstantHeader");
         _odc = factory.CreateClient("OdcHandler");
+        _organizations = factory.CreateClient("OdcOrganizations");
         _msalClient = factory.CreateClient("Msal");
         _rawBaseline = Contenders.CreateRawInvoker("Baseline", _services, _msal);
         _rawConstant = Contenders.CreateRawInvoker("ConstantHeader", _services, _msal);
         _rawOdc = Contenders.CreateRawInvoker("OdcHandler", _services, _msal);
 
         // Warm every cache: the token is fetched once here, never inside a measured operation.
-        foreach (var client in new[] { _odc, _msalClient })
+        foreach (var client in new[] { _odc, _organizations, _msalClient })
         {
             client.GetAsync(s_api).GetAwaiter().GetResult();
         }
@@ -55,6 +57,9 @@ public class WarmPathBenchmarks
 
     [Benchmark]
     public Task<HttpResponseMessage> OdcHandler() => _odc.GetAsync(s_api);
+
+    [Benchmark]
+    public Task<HttpResponseMessage> OdcOrganizations() => _organizations.GetAsync(s_api);
 
     [Benchmark]
     public Task<HttpResponseMessage> Msal() => _msalClient.GetAsync(s_api);

@@ -78,4 +78,20 @@ internal static partial class Log
     [LoggerMessage(EventId = 42, EventName = "RateLimitWaitExceeded", Level = LogLevel.Warning,
         Message = "A request waited {MaxWait} for a permit under the rate limit '{LimitName}' ({PermitLimit} per {Window}) and was not sent.")]
     public static partial void RateLimitWaitExceeded(this ILogger logger, string limitName, int permitLimit, TimeSpan window, TimeSpan maxWait);
+
+    [LoggerMessage(EventId = 50, EventName = "OrganizationUnknown", Level = LogLevel.Warning,
+        Message = "No ODC credentials for host {PortalHost} (HttpClient {ClientName}); the request was not sent.")]
+    public static partial void OrganizationUnknown(this ILogger logger, string portalHost, string clientName);
+
+    [LoggerMessage(EventId = 51, EventName = "CredentialSourceFailed", Level = LogLevel.Error,
+        Message = "The ODC credential source failed for host {PortalHost} ({ErrorType}); the request was not sent.")]
+    public static partial void CredentialSourceFailed(this ILogger logger, string portalHost, string errorType);
+
+    [LoggerMessage(EventId = 52, EventName = "OrganizationCredentialsChanged", Level = LogLevel.Information,
+        Message = "The ODC credentials of host {PortalHost} changed (client id {PreviousClientId} -> {ClientId}); the next token is fetched with the new ones.")]
+    public static partial void OrganizationCredentialsChanged(this ILogger logger, string portalHost, string previousClientId, string clientId);
+
+    [LoggerMessage(EventId = 53, EventName = "OrganizationEvicted", Level = LogLevel.Debug,
+        Message = "The ODC organisation at host {PortalHost} left the token cache ({Reason}); its timers stop.")]
+    public static partial void OrganizationEvicted(this ILogger logger, string portalHost, string reason);
 }

@@ -8,7 +8,7 @@ namespace OdcHandler.Internal;
 /// </summary>
 internal sealed class OdcClientSettings
 {
-    public OdcClientSettings(string clientName, OdcAuthenticationOptions options)
+    public OdcClientSettings(string clientName, OdcAuthenticationOptions options, string? telemetryClientId = null)
     {
         var errors = new List<string>();
         Endpoints = OdcEndpoints.TryCreate(options, errors)
@@ -17,6 +17,7 @@ internal sealed class OdcClientSettings
         Options = options;
         ClientId = options.ClientId ?? throw new InvalidOperationException($"OdcAuthentication for HttpClient '{clientName}': ClientId is required.");
         ClientSecret = options.ClientSecret ?? throw new InvalidOperationException($"OdcAuthentication for HttpClient '{clientName}': ClientSecret is required.");
+        TelemetryClientId = telemetryClientId ?? ClientId;
         CacheKey = new TokenCacheKey(Endpoints.Discovery, ClientId, options.CredentialStyle, Fingerprint(ClientSecret), options.RequireHttps, TokenLifecycle.Of(options));
     }
 
@@ -29,6 +30,13 @@ internal sealed class OdcClientSettings
     public string ClientId { get; }
 
     public string ClientSecret { get; }
+
+    /// <summary>
+    /// The <c>odc.client.id</c> tag of this client's metrics: its client id, or, for the organisations of a
+    /// multi-organisation client that did not opt in to per-organisation tags, one fixed value, so a thousand
+    /// tenants do not make a thousand time series.
+    /// </summary>
+    public string TelemetryClientId { get; }
 
     public TokenCacheKey CacheKey { get; }
 

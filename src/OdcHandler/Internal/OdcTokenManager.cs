@@ -120,7 +120,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
                     StartBackgroundRefresh(slot);
                 }
 
-                _telemetry.CacheLookup(_settings.ClientId, hit: true);
+                _telemetry.CacheLookup(_settings.TelemetryClientId, hit: true);
                 token = slot.Token;
                 return true;
             }
@@ -137,7 +137,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             return new ValueTask<OdcAccessToken>(token);
         }
 
-        _telemetry.CacheLookup(_settings.ClientId, hit: false);
+        _telemetry.CacheLookup(_settings.TelemetryClientId, hit: false);
         var fetch = JoinOrStartFetch();
         return new ValueTask<OdcAccessToken>(fetch.IsCompleted ? fetch : fetch.WaitAsync(cancellationToken));
     }
@@ -328,7 +328,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
                 _nextBackgroundAttempt = default;
             }
 
-            _telemetry.Acquired(_settings.ClientId, _timeProvider, started, failure: null);
+            _telemetry.Acquired(_settings.TelemetryClientId, _timeProvider, started, failure: null);
             owner.TrySetResult(token);
         }
         catch (Exception exception)
@@ -339,7 +339,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
             {
                 activity?.SetStatus(ActivityStatusCode.Error, failure.Error ?? "token acquisition failed");
                 activity?.SetTag("error.type", OdcTelemetry.ErrorType(failure));
-                _telemetry.Acquired(_settings.ClientId, _timeProvider, started, failure);
+                _telemetry.Acquired(_settings.TelemetryClientId, _timeProvider, started, failure);
                 RecordFailure(failure);
             }
             finally
@@ -392,7 +392,7 @@ internal sealed class OdcTokenManager : ITokenSource, IDisposable
 
         if (stillValid is not null)
         {
-            _telemetry.RefreshFailed(_settings.ClientId, failure);
+            _telemetry.RefreshFailed(_settings.TelemetryClientId, failure);
             _logger.BackgroundRefreshFailed(_settings.ClientId, stillValid.ExpiresAt, until, failure.Message);
         }
         else

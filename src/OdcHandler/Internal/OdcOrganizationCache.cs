@@ -1,0 +1,373 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// The organisations of one multi-organisation HttpClient: one <see cref="OdcOrganizationEntry"/> per portal host in
+/// an <see cref="IMemoryCache"/> (size 1 each, sliding idle expiration), each with its own <see cref="OdcTokenManager"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every organisation reuses the single-organisation machinery as it is: its options are composed from
+/// <see cref="OdcOrganizationsOptions"/> and the source's credentials and checked by the same validator, its
+/// <see cref="OdcEndpoints"/> decide where its token may go, and its manager has its own single flight, refresh
+/// ahead, cool-down and backchannel circuit (per identity host). Nothing is shared between organisations but the
+/// discovery cache (keyed by address) and the token endpoint client, so one organisation's outage, suspended client
+/// or slow identity service never delays or cools down another's requests.
+/// </para>
+/// <para>
+/// The source is asked when a host is first seen (concurrent requests share one call), and again when that
+/// organisation must fetch a token after having had one or a failure; credentials that differ get a new manager and
+/// the old one is let go. An evicted entry's manager is disposed once no request waits on it.
+/// </para>
+/// </remarks>
+internal sealed class OdcOrganizationCache : IDisposable
+{
+    /// <summary>The <c>odc.client.id</c> and <c>server.address</c> metric tag when organisations are not tagged.</summary>
+    public const string UntaggedOrganization = "organizations";
+
+    private readonly string _clientName;
+    private readonly OdcOrganizationsOptions _options;
+    private readonly IOdcCredentialSource _source;
+    private readonly IMemoryCache _cache;
+    private readonly bool _ownsCache;
+    private readonly DiscoveryDocumentCache _discovery;
+    private readonly TokenEndpointClient _tokenClient;
+    private readonly TimeProvider _timeProvider;
+    private readonly JitterSource _jitter;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Task<OdcOrganizationEntry>> _creating = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<OdcOrganizationEntry, byte> _live = new(ReferenceEqualityComparer.Instance);
+    private readonly PostEvictionDelegate _evicted;
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly Lazy<IOdcSharedTokenStore>? _sharedStore;
+    private int _liveManagers;
+
+    public OdcOrganizationCache(
+        string clientName,
+        OdcOrganizationsOptions options,
+        IOdcCredentialSource source,
+        IMemoryCache? applicationCache,
+        DiscoveryDocumentCache discovery,
+        TokenEndpointClient tokenClient,
+        TimeProvider timeProvider,
+        OdcTelemetry telemetry,
+        JitterSource jitter,
+        ILoggerFactory loggerFactory,
+        Func<IOdcSharedTokenStore>? createSharedStore = null)
+    {
+        var validation = new OdcOrganizationsOptionsValidator().Validate(clientName, options);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(clientName, typeof(OdcOrganizationsOptions), validation.Failures);
+        }
+
+        _clientName = clientName;
+        _options = options;
+        _source = source;
+        _discovery = discovery;
+        _tokenClient = tokenClient;
+        _timeProvider = timeProvider;
+        Telemetry = telemetry;
+        _jitter = jitter;
+        _loggerFactory = loggerFactory;
+        _logger = GuardedLogger.Wrap(loggerFactory.CreateLogger<OdcOrganizationCache>());
+        _evicted = OnEvicted;
+
+        // One store (one Redis connection) for all organisations, created when the first one needs it.
+        _sharedStore = createSharedStore is null ? null : new Lazy<IOdcSharedTokenStore>(createSharedStore);
+        if (applicationCache is null)
+        {
+            _cache = new MemoryCache(
+                new MemoryCacheOptions { SizeLimit = options.SizeLimit, Clock = new TimeProviderClock(timeProvider) },
+                loggerFactory);
+            _ownsCache = true;
+        }
+        else
+        {
+            _cache = applicationCache;
+        }
+    }
+
+    public string ClientName => _clientName;
+
+    public OdcTelemetry Telemetry { get; }
+
+    public bool TagOrganization => _options.TagOrganizationInMetrics;
+
+    /// <summary>The organisations with an entry that is not yet let go (evicted entries count until their callback ran).</summary>
+    public ICollection<OdcOrganizationEntry> Entries => _live.Keys;
+
+    /// <summary>Managers not yet disposed, for tests of what eviction releases.</summary>
+    internal int LiveManagers => Volatile.Read(ref _liveManagers);
+
+    /// <summary>Entries in OdcHandler's own cache; <see langword="null"/> when the application's cache is used.</summary>
+    internal int? CachedCount => _ownsCache ? ((MemoryCache)_cache).Count : null;
+
+    internal IMemoryCache Cache => _cache;
+
+    /// <summary>Whether a request to <paramref name="address"/> can be an organisation's: https, or plain http on loopback (or anywhere with RequireHttps off).</summary>
+    public bool IsOrganizationAddress([NotNullWhen(true)] Uri? address) =>
+        address is { IsAbsoluteUri: true } && OdcEndpoints.IsSecureEnough(address, _options.RequireHttps);
+
+    /// <summary>The warm path: the entry of the address's organisation, if cached. No source call, no lock.</summary>
+    public bool TryGetCached(Uri address, [NotNullWhen(true)] out OdcOrganizationEntry? entry)
+    {
+        if (_cache.TryGetValue(CacheKey(KeyOf(address)), out var value) && value is OdcOrganizationEntry found)
+        {
+            entry = found;
+            return true;
+        }
+
+        entry = null;
+        return false;
+    }
+
+    /// <summary>
+    /// The state of the address's organisation, leased (release it when the request is done), asking the source
+    /// when the host is new or its organisation must fetch a token again.
+    /// </summary>
+    /// <exception cref="OdcAuthenticationException">No credentials for the host, or the source failed or gave invalid ones.</exception>
+    public async ValueTask<OdcOrganizationState> LeaseAsync(Uri address, CancellationToken cancellationToken)
+    {
+        var key = KeyOf(address);
+        for (var attempt = 0; ; attempt++)
+        {
+            if (!TryGetCached(address, out var entry))
+            {
+                entry = await GetOrCreateAsync(key, address).WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (entry.TakeCreationLease() is { } created)
+                {
+                    return created;
+                }
+            }
+
+            var state = await CurrentAsync(entry, cancellationToken).ConfigureAwait(false);
+            if (state.TryLease())
+            {
+                return state;
+            }
+
+            // Let go between the lookup and the lease (evicted, or refused at once by a full cache): look again.
+            if (attempt >= 8)
+            {
+                throw new OdcAuthenticationException($"The ODC organisation at host '{entry.PortalHost}' was evicted from the token cache while this request waited for it; the cache's size limit is too small for the organisations in use. Send the request again.");
+            }
+        }
+    }
+
+    /// <summary>After the API rejected <paramref name="rejected"/>'s token: its organisation's state for a fresh token, asking the source again.</summary>
+    public async ValueTask<OdcOrganizationState> LeaseForRetryAsync(OdcOrganizationState rejected, CancellationToken cancellationToken)
+    {
+        var state = await CurrentAsync(rejected.Entry, cancellationToken).ConfigureAwait(false);
+        return state.TryLease() ? state : await LeaseAsync(rejected.Entry.Portal, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        _shutdown.Cancel();
+        foreach (var entry in _live.Keys)
+        {
+            if (_ownsCache)
+            {
+                entry.Evict();
+            }
+            else
+            {
+                try
+                {
+                    _cache.Remove(CacheKey(entry.Key));
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The application's cache went first; its entries are gone with it.
+                }
+
+                entry.Evict();
+            }
+        }
+
+        if (_ownsCache)
+        {
+            _cache.Dispose();
+        }
+
+        if (_sharedStore is { IsValueCreated: true, Value: IDisposable store })
+        {
+            store.Dispose();
+        }
+
+        _shutdown.Dispose();
+    }
+
+    /// <summary>The entry's state, after asking the source again when the organisation must fetch a token it already fetched once.</summary>
+    private Task<OdcOrganizationState> CurrentAsync(OdcOrganizationEntry entry, CancellationToken cancellationToken)
+    {
+        var state = entry.State;
+        if (!state.HasBeenUsed || state.Manager.TryGetUsable(out _) || state.Manager.GetHealth().State == TokenHealthState.Failing)
+        {
+            // New from the source, or a token to serve, or cooling down after a failure: the cool-down spares the
+            // source as it spares the identity service.
+            return Task.FromResult(state);
+        }
+
+        return entry.AskAgain(AskAgainAsync).WaitAsync(cancellationToken);
+    }
+
+    private async Task<OdcOrganizationState> AskAgainAsync(OdcOrganizationEntry entry)
+    {
+        var credentials = await AskSourceAsync(entry.PortalHost).ConfigureAwait(false);
+        var current = entry.State;
+        if (credentials is null)
+        {
+            _cache.Remove(CacheKey(entry.Key));
+            throw NoCredentials(entry.PortalHost);
+        }
+
+        current.MarkAsked();
+        if (credentials.SameAs(current.Credentials))
+        {
+            return current;
+        }
+
+        var next = CreateState(entry, credentials);
+        if (!entry.Replace(current, next))
+        {
+            next.Retire();
+            return entry.State;
+        }
+
+        _logger.OrganizationCredentialsChanged(entry.PortalHost, current.Credentials.ClientId, credentials.ClientId);
+        return next;
+    }
+
+    private Task<OdcOrganizationEntry> GetOrCreateAsync(string key, Uri address)
+    {
+        if (_creating.TryGetValue(key, out var creating))
+        {
+            return creating;
+        }
+
+        var owner = new TaskCompletionSource<OdcOrganizationEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
+        creating = _creating.GetOrAdd(key, owner.Task);
+        if (ReferenceEquals(creating, owner.Task))
+        {
+            _ = CreateAsync(owner, key, address);
+        }
+
+        return creating;
+    }
+
+    private async Task CreateAsync(TaskCompletionSource<OdcOrganizationEntry> owner, string key, Uri address)
+    {
+        try
+        {
+            // Another request may have created it between our lookup and our claim.
+            if (TryGetCached(address, out var cached))
+            {
+                owner.SetResult(cached);
+                return;
+            }
+
+            var portalHost = address.Authority;
+            var credentials = await AskSourceAsync(portalHost).ConfigureAwait(false) ?? throw NoCredentials(portalHost);
+            var entry = new OdcOrganizationEntry(key, portalHost, new Uri(address.GetLeftPart(UriPartial.Authority) + "/"));
+            entry.Initialize(CreateState(entry, credentials));
+            _live[entry] = 0;
+            using (var cacheEntry = _cache.CreateEntry(CacheKey(key)))
+            {
+                cacheEntry.Value = entry;
+                cacheEntry.Size = 1;
+                cacheEntry.SlidingExpiration = _options.IdleExpiration;
+                cacheEntry.RegisterPostEvictionCallback(_evicted, this);
+            }
+
+            owner.SetResult(entry);
+        }
+#pragma warning disable CA1031 // Every failure goes to the waiting requests.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            owner.SetException(e);
+        }
+        finally
+        {
+            _creating.TryRemove(new KeyValuePair<string, Task<OdcOrganizationEntry>>(key, owner.Task));
+        }
+    }
+
+    private OdcOrganizationState CreateState(OdcOrganizationEntry entry, OdcOrganizationCredentials credentials)
+    {
+        var options = _options.ForOrganization(entry.Portal.GetLeftPart(UriPartial.Authority), credentials);
+        var name = $"{_clientName} ({entry.PortalHost})";
+        var validation = new OdcAuthenticationOptionsValidator().Validate(name, options);
+        if (validation.Failed)
+        {
+            throw new OdcAuthenticationException(
+                $"The credentials the credential source gave for host '{entry.PortalHost}' are not valid: {string.Join(" ", validation.Failures)}");
+        }
+
+        var settings = new OdcClientSettings(name, options, _options.TagOrganizationInMetrics ? null : UntaggedOrganization);
+        var manager = new OdcTokenManager(
+            settings, _discovery, _tokenClient, _timeProvider, Telemetry, _jitter,
+            _sharedStore is null ? null : new BorrowedSharedTokenStore(_sharedStore.Value),
+            _loggerFactory.CreateLogger<OdcTokenManager>());
+        Interlocked.Increment(ref _liveManagers);
+        return new OdcOrganizationState(entry, credentials, manager, () => Interlocked.Decrement(ref _liveManagers));
+    }
+
+    private async Task<OdcOrganizationCredentials?> AskSourceAsync(string portalHost)
+    {
+        using var timeout = new CancellationTokenSource(_options.BackchannelTimeout, _timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _shutdown.Token);
+        try
+        {
+            return await _source.GetCredentialsAsync(portalHost, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OdcAuthenticationException)
+        {
+            // The source's own message is not repeated: it is the application's, and may quote what it read.
+            _logger.CredentialSourceFailed(portalHost, e.GetType().Name);
+            throw new OdcAuthenticationException(
+                $"The ODC credential source ({_source.GetType().Name}) failed for host '{portalHost}' ({e.GetType().Name}); the request was not sent. See the inner exception.", e);
+        }
+    }
+
+    private OdcAuthenticationException NoCredentials(string portalHost)
+    {
+        _logger.OrganizationUnknown(portalHost, _clientName);
+        return new OdcAuthenticationException(
+            $"No ODC credentials for host '{portalHost}': the credential source ({_source.GetType().Name}) of HttpClient '{_clientName}' knows no organisation there. The request was not sent.");
+    }
+
+    private void OnEvicted(object key, object? value, EvictionReason reason, object? state)
+    {
+        if (value is OdcOrganizationEntry entry && reason != EvictionReason.None)
+        {
+            _live.TryRemove(entry, out _);
+            entry.Evict();
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.OrganizationEvicted(entry.PortalHost, reason.ToString());
+            }
+        }
+    }
+
+    /// <summary>
+    /// The host for https on the default port, as every ODC portal is addressed: <see cref="Uri.Host"/> is kept by the
+    /// <see cref="Uri"/>, so the warm path allocates nothing for it (<see cref="Uri.Authority"/> is built on every call).
+    /// Anything else keeps scheme and port, so http and https on one loopback port are not one organisation.
+    /// </summary>
+    private static string KeyOf(Uri address) =>
+        address.Scheme == Uri.UriSchemeHttps && address.IsDefaultPort ? address.Host : address.GetLeftPart(UriPartial.Authority);
+
+    /// <summary>In the application's cache, a key no other code can collide with; in OdcHandler's own, the string itself.</summary>
+    private object CacheKey(string key) => _ownsCache ? key : new OrganizationCacheKey(this, key);
+
+    private sealed record OrganizationCacheKey(OdcOrganizationCache Owner, string Key);
+}

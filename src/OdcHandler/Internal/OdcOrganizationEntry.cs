@@ -1,0 +1,103 @@
+namespace OdcHandler.Internal;
+
+/// <summary>One organisation in the cache: its portal and its current <see cref="OdcOrganizationState"/>.</summary>
+internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri portal)
+{
+    private readonly object _gate = new();
+    private OdcOrganizationState? _state;
+    private Task<OdcOrganizationState>? _asking;
+    private bool _evicted;
+    private OdcOrganizationState? _creationLease;
+
+    /// <summary>The cache key: the authority, prefixed with the scheme when it is plain http.</summary>
+    public string Key { get; } = key;
+
+    /// <summary>What the credential source is asked with.</summary>
+    public string PortalHost { get; } = portalHost;
+
+    public Uri Portal { get; } = portal;
+
+    public OdcOrganizationState State => Volatile.Read(ref _state)!;
+
+    /// <summary>
+    /// Sets the first state, leased for the request that created the entry: a full MemoryCache refuses a new entry at
+    /// once and evicts it on another thread, which must not dispose the manager before that request has used it.
+    /// </summary>
+    public void Initialize(OdcOrganizationState state)
+    {
+        state.TryLease();
+        Volatile.Write(ref _creationLease, state);
+        Volatile.Write(ref _state, state);
+    }
+
+    /// <summary>The creating request's lease, once; <see langword="null"/> for every other caller.</summary>
+    public OdcOrganizationState? TakeCreationLease() => Interlocked.Exchange(ref _creationLease, null);
+
+    /// <summary>Starts asking the source again, or joins the ask in flight: concurrent requests make one call.</summary>
+    public Task<OdcOrganizationState> AskAgain(Func<OdcOrganizationEntry, Task<OdcOrganizationState>> ask)
+    {
+        TaskCompletionSource<OdcOrganizationState> owner;
+        lock (_gate)
+        {
+            if (_asking is { IsCompleted: false } asking)
+            {
+                return asking;
+            }
+
+            owner = new TaskCompletionSource<OdcOrganizationState>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _asking = owner.Task;
+        }
+
+        // Outside the lock: the application's source may do anything, synchronously too.
+        _ = CompleteAsync(owner, ask);
+        return owner.Task;
+    }
+
+    /// <summary>Replaces <paramref name="expected"/> by <paramref name="next"/> unless the entry was evicted or replaced meanwhile.</summary>
+    public bool Replace(OdcOrganizationState expected, OdcOrganizationState next)
+    {
+        lock (_gate)
+        {
+            if (_evicted || !ReferenceEquals(_state, expected))
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _state, next);
+        }
+
+        expected.Retire();
+        return true;
+    }
+
+    public void Evict()
+    {
+        OdcOrganizationState? state;
+        lock (_gate)
+        {
+            _evicted = true;
+            state = _state;
+        }
+
+        state?.Retire();
+
+        // Nobody came for the creation lease (its requests were cancelled): it must not keep the manager alive.
+        TakeCreationLease()?.Release();
+    }
+
+    public override string ToString() => $"OdcOrganizationEntry {{ PortalHost = {PortalHost} }}";
+
+    private async Task CompleteAsync(TaskCompletionSource<OdcOrganizationState> owner, Func<OdcOrganizationEntry, Task<OdcOrganizationState>> ask)
+    {
+        try
+        {
+            owner.SetResult(await ask(this).ConfigureAwait(false));
+        }
+#pragma warning disable CA1031 // Every failure goes to the waiting requests.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            owner.SetException(e);
+        }
+    }
+}

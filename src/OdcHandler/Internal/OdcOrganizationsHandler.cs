@@ -1,0 +1,290 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace OdcHandler.Internal;
+
+/// <summary>
+/// The handler of a multi-organisation HttpClient: the organisation is the request's host, its token comes from
+/// its own <see cref="OdcTokenManager"/> in <see cref="OdcOrganizationCache"/>, and it goes only to that
+/// organisation's own addresses.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The per-request rules are <see cref="BearerTokenHandler"/>'s, applied to the organisation's endpoints instead of
+/// one client's: a caller's own <c>Authorization</c> header passes untouched; an address that cannot be an
+/// organisation's (plain http to a non-loopback host) passes untouched without a token; the token is detached once
+/// the answer is back; a redirect's 401 is judged against the organisation that sent the request, so a redirect to
+/// another tenant's host never gets this tenant's token; a rejected token is dropped for that organisation only.
+/// </para>
+/// <para>
+/// Unlike the single-organisation handler, a host with no credentials is an error rather than an address that
+/// simply gets no token: the application addressed it through the client meant for its organisations, and sending
+/// it unauthenticated would only turn a configuration gap into 401s.
+/// </para>
+/// <para>
+/// The 401 and redirect logic is a focused copy of <c>BearerTokenHandler.AnswerUnauthorizedAsync</c> (kept apart so the
+/// single-organisation warm path stays as it is: two field reads, no lookup); a change to one belongs in both.
+/// </para>
+/// </remarks>
+internal sealed partial class OdcOrganizationsHandler : DelegatingHandler
+{
+    private const string AuthorizationHeader = "Authorization";
+
+    private readonly OdcOrganizationCache _organizations;
+    private readonly ILogger _logger;
+
+    public OdcOrganizationsHandler(OdcOrganizationCache organizations, ILogger logger)
+    {
+        _organizations = organizations;
+        _logger = GuardedLogger.Wrap(logger);
+    }
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Headers.NonValidated.Contains(AuthorizationHeader))
+        {
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        var target = request.RequestUri;
+        if (!_organizations.IsOrganizationAddress(target))
+        {
+            LogNotAttached(target);
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        if (!_organizations.TryGetCached(target, out var entry) || entry.State is not { } state || !state.Manager.TryGetUsable(out var token))
+        {
+            return SendWithTokenAsync(request, target, async: true, cancellationToken).AsTask();
+        }
+
+        request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
+        Task<HttpResponseMessage> sending;
+        try
+        {
+            sending = base.SendAsync(request, cancellationToken);
+        }
+        catch
+        {
+            DetachToken(request);
+            throw;
+        }
+
+        if (sending.IsCompletedSuccessfully && sending.Result.StatusCode != HttpStatusCode.Unauthorized)
+        {
+            DetachToken(request);
+            return sending;
+        }
+
+        return AwaitAnswerAsync(sending, request, state, target, token, cancellationToken);
+    }
+
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Headers.NonValidated.Contains(AuthorizationHeader))
+        {
+            return base.Send(request, cancellationToken);
+        }
+
+        var target = request.RequestUri;
+        if (!_organizations.IsOrganizationAddress(target))
+        {
+            LogNotAttached(target);
+            return base.Send(request, cancellationToken);
+        }
+
+        // With async: false the inner handler's Send is used; the token (and the source's answer) are waited for
+        // synchronously, so the request is never sent before it carries a token.
+        var sending = SendWithTokenAsync(request, target, async: false, cancellationToken);
+        return sending.IsCompleted ? sending.Result : sending.AsTask().GetAwaiter().GetResult();
+    }
+
+    private async Task<HttpResponseMessage> AwaitAnswerAsync(
+        Task<HttpResponseMessage> sending, HttpRequestMessage request, OdcOrganizationState state, Uri target, OdcAccessToken token, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await sending.ConfigureAwait(false);
+            return response.StatusCode == HttpStatusCode.Unauthorized
+                ? await AnswerUnauthorizedAsync(request, state, target, token, response, async: true, cancellationToken).ConfigureAwait(false)
+                : response;
+        }
+        finally
+        {
+            DetachToken(request);
+        }
+    }
+
+    private async ValueTask<HttpResponseMessage> SendWithTokenAsync(HttpRequestMessage request, Uri target, bool async, CancellationToken cancellationToken)
+    {
+        var state = await Wait(_organizations.LeaseAsync(target, cancellationToken), async).ConfigureAwait(false);
+        try
+        {
+            var token = await GetTokenAsync(state, async, cancellationToken).ConfigureAwait(false);
+            request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
+            var response = await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
+            return response.StatusCode == HttpStatusCode.Unauthorized
+                ? await AnswerUnauthorizedAsync(request, state, target, token, response, async, cancellationToken).ConfigureAwait(false)
+                : response;
+        }
+        finally
+        {
+            DetachToken(request);
+            state.Release();
+        }
+    }
+
+    private static void DetachToken(HttpRequestMessage request) => request.Headers.Remove(AuthorizationHeader);
+
+    /// <summary>As <c>BearerTokenHandler.AnswerUnauthorizedAsync</c>, against the organisation that sent the request.</summary>
+    private async ValueTask<HttpResponseMessage> AnswerUnauthorizedAsync(
+        HttpRequestMessage request, OdcOrganizationState state, Uri sentTo, OdcAccessToken token, HttpResponseMessage unauthorized, bool async, CancellationToken cancellationToken)
+    {
+        if (IsInsufficientScope(unauthorized))
+        {
+            LogKept(request.Method, request.RequestUri, "the API says the client lacks a permission (insufficient_scope), which a new token would not change");
+            return unauthorized;
+        }
+
+        if (!ReferenceEquals(request.RequestUri, sentTo))
+        {
+            // The primary handler followed a redirect and dropped the token on the way: the target never saw it. It may
+            // have it only if it is this organisation's own address; another tenant's portal never is.
+            var target = request.RequestUri;
+            if (!state.Endpoints.MayReceiveToken(target))
+            {
+                LogNotAttached(target);
+                LogKept(request.Method, target, "a redirect led there, and this organisation's token may not go to that address");
+                return unauthorized;
+            }
+
+            if (!MaySendAgain(request, "not seen by the redirect target"))
+            {
+                return unauthorized;
+            }
+
+            unauthorized.Dispose();
+            request.Headers.Remove(AuthorizationHeader);
+            request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
+            unauthorized = await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
+            if (unauthorized.StatusCode != HttpStatusCode.Unauthorized || !ReferenceEquals(request.RequestUri, target) || IsInsufficientScope(unauthorized))
+            {
+                return unauthorized;
+            }
+        }
+
+        if (!((ITokenSource)state.Manager).Invalidate(token))
+        {
+            LogKept(request.Method, request.RequestUri, "a token fetched after the previous one was rejected was rejected too, so the API refuses this client (check its permissions in the ODC Portal); the token is kept until FailureCooldown has passed");
+            return unauthorized;
+        }
+
+        if (!MaySendAgain(request, "rejected and dropped"))
+        {
+            return unauthorized;
+        }
+
+        var address = request.RequestUri!;
+        unauthorized.Dispose();
+        _logger.UnauthorizedRetry(request.Method, address.Authority);
+        _organizations.Telemetry.UnauthorizedRetry(_organizations.TagOrganization ? address.Host : OdcOrganizationCache.UntaggedOrganization);
+
+        // The source is asked again first: a rejected token may mean a rotated secret.
+        var renewed = await Wait(_organizations.LeaseForRetryAsync(state, cancellationToken), async).ConfigureAwait(false);
+        try
+        {
+            var fresh = await GetTokenAsync(renewed, async, cancellationToken).ConfigureAwait(false);
+            request.Headers.Remove(AuthorizationHeader);
+            request.Headers.TryAddWithoutValidation(AuthorizationHeader, fresh.AuthorizationHeaderValue);
+            return await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            renewed.Release();
+        }
+    }
+
+    private bool MaySendAgain(HttpRequestMessage request, string why)
+    {
+        if (request.Options.TryGetValue(OdcHttpRequestOptions.DisableUnauthorizedRetry, out var disabled) && disabled)
+        {
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.UnauthorizedNotRetried(request.Method, Describe(request.RequestUri), why, "the request opted out with OdcHttpRequestOptions.DisableUnauthorizedRetry");
+            }
+
+            return false;
+        }
+
+        if (!RequestReplay.CanReplay(request.Content))
+        {
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                _logger.UnauthorizedNotRetried(request.Method, Describe(request.RequestUri), why, $"its body ({request.Content!.GetType().Name}) cannot be sent twice");
+            }
+
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool IsInsufficientScope(HttpResponseMessage response)
+    {
+        foreach (var challenge in response.Headers.WwwAuthenticate)
+        {
+            if (challenge.Parameter is { } parameter
+                && string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase)
+                && InsufficientScope().IsMatch(parameter))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?:^|,)\s*error\s*=\s*""?insufficient_scope""?\s*(?:,|$)", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
+    private static partial System.Text.RegularExpressions.Regex InsufficientScope();
+
+    private ValueTask<HttpResponseMessage> SendInnerAsync(HttpRequestMessage request, bool async, CancellationToken cancellationToken) =>
+        async
+            ? new ValueTask<HttpResponseMessage>(base.SendAsync(request, cancellationToken))
+            : new ValueTask<HttpResponseMessage>(base.Send(request, cancellationToken));
+
+    private static async ValueTask<OdcAccessToken> GetTokenAsync(OdcOrganizationState state, bool async, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Wait(state.Manager.GetAsync(cancellationToken), async).ConfigureAwait(false);
+        }
+        finally
+        {
+            state.MarkUsed();
+        }
+    }
+
+    /// <summary>On the sync path, blocks on what is not done yet, so the inner handler's <c>Send</c> follows on this thread.</summary>
+    private static ValueTask<T> Wait<T>(ValueTask<T> pending, bool async) =>
+        async || pending.IsCompleted ? pending : new ValueTask<T>(pending.AsTask().GetAwaiter().GetResult());
+
+    private void LogNotAttached(Uri? target)
+    {
+        if (_logger.IsEnabled(LogLevel.Trace))
+        {
+            _logger.TokenNotAttached(Describe(target));
+        }
+    }
+
+    private void LogKept(HttpMethod method, Uri? address, string reason)
+    {
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            _logger.UnauthorizedKept(method, Describe(address), reason);
+        }
+    }
+
+    private static string Describe(Uri? address) => address?.IsAbsoluteUri == true ? address.Authority : "(no absolute address)";
+}
