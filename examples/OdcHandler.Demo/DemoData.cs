@@ -69,12 +69,20 @@ public sealed class DemoData
     /// <summary>Maps the demo's routes on <paramref name="server"/>; operations run on <paramref name="time"/>.</summary>
     /// <param name="server">The fake.</param>
     /// <param name="time">The clock builds, deployments and bulk imports run on.</param>
+    /// <param name="moreUsers">Users to add after the five named ones, for a listing long enough to meet the rate limits.</param>
     /// <returns>The organisation, to check what happened.</returns>
-    public static DemoData MapOnto(FakeOdcServer server, TimeProvider time)
+    public static DemoData MapOnto(FakeOdcServer server, TimeProvider time, int moreUsers = 0)
     {
         ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(time);
+        ArgumentOutOfRangeException.ThrowIfNegative(moreUsers);
         var data = new DemoData(time);
+        for (var i = 1; i <= moreUsers; i++)
+        {
+            var number = (i + 5).ToString("000", CultureInfo.InvariantCulture);
+            data._users.Add(User(Guid.NewGuid(), $"User {number}", $"user{number}@example.com", "Active", true, null));
+        }
+
         data.Map(server);
         return data;
     }

@@ -164,6 +164,23 @@ namespace OdcHandler.Demo
             Check(everyone.Count == 7, $"the organisation now lists {everyone.Count} users (one page of up to 100)");
             Check(fake.ThrottledApiRequests == 0, "the fake enforced ODC's rate limits and refused nothing (429s: 0)");
 
+            Step(7, $"List {RateLimitedListing.Users} users one per page with .AddOdcRateLimiting(): {RateLimitedListing.Users} requests where ODC allows {RateLimitedListing.PerMinute} a minute (a second fake, in memory, on a virtual clock)");
+            // The contrast runs first though it is told last: it compiles the listing's code path, so a pause to compile
+            // it does not look to the virtual clock like a request waiting for time to pass.
+            var unlimited = await RateLimitedListing.RunAsync(withLimiter: false);
+            var wall = Stopwatch.StartNew();
+            var limited = await RateLimitedListing.RunAsync(withLimiter: true);
+            wall.Stop();
+            var minimum = RateLimitedListing.PhysicalMinimum;
+            Say($"{limited.Listed} users in {limited.Requests} requests, {limited.Throttled} × 429, {limited.Elapsed.TotalSeconds:0.0} s on the virtual clock ({wall.Elapsed.TotalSeconds:0.0} s of real time)");
+            Check(limited.Failure is null && limited.Listed == RateLimitedListing.Users && limited.Requests == RateLimitedListing.Users,
+                $"every user listed, {limited.Requests} requests sent{(limited.Failure is null ? string.Empty : $" (failed: {limited.Failure.Message})")}");
+            Check(limited.Throttled == 0, $"the fake enforced ODC's limits and refused none of them (429s: {limited.Throttled}): each request waited for its permit instead");
+            Check(limited.Elapsed >= minimum && limited.Elapsed <= minimum * 1.05,
+                $"{limited.Elapsed.TotalSeconds:0.0} s: no faster than ODC allows (request {(2 * RateLimitedListing.PerMinute) + 1} cannot leave before {minimum.TotalSeconds:0} s) and within 1.05x of it ({limited.Elapsed / minimum:0.000}x)");
+            Say($"for contrast, without the limiter (only the standard resilience handler, which retries a 429 three times with exponential back-off): {unlimited.Requests} requests, "
+                + $"{unlimited.Throttled} × 429, {unlimited.Listed} users listed, {(unlimited.Failure is null ? "finished" : $"then the listing failed ({(unlimited.Failure is HttpRequestException { StatusCode: { } status } ? $"{(int)status} {status}" : unlimited.Failure.GetType().Name)})")} after {unlimited.Elapsed.TotalSeconds:0.0} s");
+
             Console.WriteLine();
             Console.WriteLine(s_failures == 0
                 ? $"All steps behaved as narrated: {fake.ApiRequests} API calls, {fake.TokenRequests} token requests, {fake.DiscoveryRequests} discovery request."
