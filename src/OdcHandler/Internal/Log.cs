@@ -78,4 +78,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 42, EventName = "RateLimitWaitExceeded", Level = LogLevel.Warning,
         Message = "A request waited {MaxWait} for a permit under the rate limit '{LimitName}' ({PermitLimit} per {Window}) and was not sent.")]
     public static partial void RateLimitWaitExceeded(this ILogger logger, string limitName, int permitLimit, TimeSpan window, TimeSpan maxWait);
+
+    [LoggerMessage(EventId = 43, EventName = "RateLimitStoreFailed", Level = LogLevel.Warning,
+        Message = "The shared rate-limit store failed for HttpClient '{ClientName}' ({ErrorType}: {Reason}); this instance limits itself alone, with its in-process limiter, and asks the store again every {RetryInterval}.")]
+    public static partial void RateLimitStoreFailed(this ILogger logger, string clientName, string errorType, string reason, TimeSpan retryInterval);
+
+    [LoggerMessage(EventId = 44, EventName = "RateLimitStoreRecovered", Level = LogLevel.Information,
+        Message = "The shared rate-limit store answers again for HttpClient '{ClientName}'; the fleet's permits are taken from it again.")]
+    public static partial void RateLimitStoreRecovered(this ILogger logger, string clientName);
 }
