@@ -88,6 +88,43 @@ public sealed class RedisRateLimitTests(RedisServer redis, ITestOutputHelper out
         Assert.Single(_logs, l => l.Id.Id == 43 && l.Level == LogLevel.Warning);
     }
 
+    [Fact]
+    public async Task RedisKilledAndRestarted_FallsBackThenSharesAgain()
+    {
+        var odc = CreateOdc();
+        using var instance = Instance(odc, b => b.UseRedisRateLimits(o =>
+        {
+            o.Configuration = redis.Configuration;
+            o.KeyPrefix = "test-" + Guid.NewGuid().ToString("N") + ":";
+            o.OperationTimeout = TimeSpan.FromMilliseconds(500);
+        }));
+        var client = instance.GetRequiredService<IHttpClientFactory>().CreateClient(ClientName);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("identity/v1/users")).StatusCode);
+
+        redis.Kill();
+        try
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("identity/v1/users")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("identity/v1/users")).StatusCode);
+            Assert.Single(_logs, l => l.Id.Id == 43);
+        }
+        finally
+        {
+            await redis.StartAsync();
+        }
+
+        // Not asked again before the retry interval; then the first request asks, and Redis answers (reconnecting may take a moment).
+        _time.Advance(FleetPermits.RetryInterval);
+        for (var attempt = 0; attempt < 20 && !_logs.Any(l => l.Id.Id == 44); attempt++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("identity/v1/users")).StatusCode);
+            _time.Advance(FleetPermits.RetryInterval);
+        }
+
+        Assert.Single(_logs, l => l.Id.Id == 44);
+        Assert.Single(_logs, l => l.Id.Id == 43);
+    }
+
     private FakeOdcServer CreateOdc()
     {
         var odc = new FakeOdcServer(_time);
