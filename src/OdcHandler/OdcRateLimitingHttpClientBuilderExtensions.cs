@@ -68,6 +68,33 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
         return AddCore(builder);
     }
 
+    /// <summary>
+    /// Makes the instances of an application take this client's permits from one budget they share through
+    /// <paramref name="createStore"/>'s store, so that together they stay within ODC's limits. Turns on
+    /// <c>AddOdcRateLimiting</c> with its defaults if it was not called. For Redis, use <c>UseRedisRateLimits</c> from
+    /// the <c>OdcHandler.Redis</c> package, which calls this.
+    /// </summary>
+    /// <param name="builder">The HttpClient builder; its name names the options.</param>
+    /// <param name="createStore">
+    /// Creates the store; called once per HttpClient name, when the client first sends. A store that implements
+    /// <see cref="IDisposable"/> is disposed with the limiters.
+    /// </param>
+    /// <returns>The value of <paramref name="builder"/>.</returns>
+    /// <remarks>
+    /// Every limited request asks the store (one round trip); a request refused asks again when the store says a permit
+    /// can be free, for at most <see cref="OdcRateLimitOptions.MaxWait"/>. When the store fails, a warning is logged once
+    /// and the instance limits itself with its in-process limiter until the store answers again (asked every 30 seconds).
+    /// See <see cref="IOdcRateLimitStore"/> for the contract. Called again for the same client, the last store wins.
+    /// </remarks>
+    public static IHttpClientBuilder UseRateLimitStore(this IHttpClientBuilder builder, Func<IServiceProvider, IOdcRateLimitStore> createStore)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(createStore);
+        builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name);
+        builder.Services.AddSingleton(new RateLimitStoreRegistration(builder.Name, createStore));
+        return AddCore(builder);
+    }
+
     private static IHttpClientBuilder AddCore(IHttpClientBuilder builder)
     {
         var services = builder.Services;

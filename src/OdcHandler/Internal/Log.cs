@@ -94,4 +94,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 53, EventName = "OrganizationEvicted", Level = LogLevel.Debug,
         Message = "The ODC organisation at host {PortalHost} left the token cache ({Reason}); its timers stop.")]
     public static partial void OrganizationEvicted(this ILogger logger, string portalHost, string reason);
+
+    [LoggerMessage(EventId = 43, EventName = "RateLimitStoreFailed", Level = LogLevel.Warning,
+        Message = "The shared rate-limit store failed for HttpClient '{ClientName}' ({ErrorType}: {Reason}); this instance limits itself alone, with its in-process limiter, and asks the store again every {RetryInterval}.")]
+    public static partial void RateLimitStoreFailed(this ILogger logger, string clientName, string errorType, string reason, TimeSpan retryInterval);
+
+    [LoggerMessage(EventId = 44, EventName = "RateLimitStoreRecovered", Level = LogLevel.Information,
+        Message = "The shared rate-limit store answers again for HttpClient '{ClientName}'; the fleet's permits are taken from it again.")]
+    public static partial void RateLimitStoreRecovered(this ILogger logger, string clientName);
 }

@@ -18,10 +18,13 @@ internal sealed class OdcRateLimiter : IDisposable
     private readonly EndpointRule[] _rules;
     private readonly ITimer _timer;
     private volatile HostLimits[] _hosts = [];
+    private readonly TimeProvider _time;
     private volatile RateLimit[] _all = [];
+    private long _sleeping;
 
     public OdcRateLimiter(OdcRateLimitOptions options, TimeProvider time)
     {
+        _time = time;
         Window = options.Window;
         MaxWait = options.MaxWait;
         MaxResends = options.MaxRateLimitedResends;
@@ -41,8 +44,32 @@ internal sealed class OdcRateLimiter : IDisposable
 
     public int MaxResends { get; }
 
-    /// <summary>Requests waiting for a permit, across all limits: what a test driving fake time waits for.</summary>
-    public long Queued => _all.Sum(limit => limit.Queued);
+    /// <summary>Where permits come from first when the fleet shares a budget; null when this instance limits itself alone.</summary>
+    public FleetPermits? Fleet { get; set; }
+
+    /// <summary>
+    /// Requests waiting for a permit, across all limits, or sleeping before asking the fleet's store again or before a
+    /// resend: what a test driving fake time waits for.
+    /// </summary>
+    public long Queued => _all.Sum(limit => limit.Queued) + Interlocked.Read(ref _sleeping);
+
+    /// <summary>
+    /// Waits <paramref name="delay"/> on the injected <see cref="TimeProvider"/>. Counted in <see cref="Queued"/> until
+    /// the timer fires, not until the waiter runs again, so a test that moves fake time sees released waiters at once.
+    /// </summary>
+    public Task SleepAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (delay <= TimeSpan.Zero)
+        {
+            return Task.CompletedTask;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var sleep = new Sleep(this);
+        Interlocked.Increment(ref _sleeping);
+        sleep.Start(delay, cancellationToken);
+        return sleep.Task;
+    }
 
     /// <summary>The endpoint cap and domain pool a request counts against; false when it counts against none.</summary>
     public bool TryGetLimits(HttpRequestMessage request, out RateLimit? endpoint, out RateLimit? domain)
@@ -126,7 +153,7 @@ internal sealed class OdcRateLimiter : IDisposable
             }
 
             var permits = _domainLimits.TryGetValue(name, out var configured) ? configured : _defaultDomainLimit;
-            var limit = permits > 0 ? new RateLimit(name, permits, Window) : null;
+            var limit = permits > 0 ? new RateLimit(name, permits, Window, host.StoreKeyPrefix + name.ToLowerInvariant()) : null;
             host.Domains = [.. host.Domains, new DomainEntry(name, limit)];
             Track(limit);
             return limit;
@@ -152,7 +179,7 @@ internal sealed class OdcRateLimiter : IDisposable
             {
                 if (!host.Endpoints.TryGetValue(key, out found))
                 {
-                    found = new RateLimit(key, rule.PermitLimit, Window);
+                    found = new RateLimit(key, rule.PermitLimit, Window, host.StoreKeyPrefix + key.ToLowerInvariant());
                     host.Endpoints[key] = found;
                     Track(found);
                 }
@@ -178,6 +205,8 @@ internal sealed class OdcRateLimiter : IDisposable
 
         public int Port { get; } = port;
 
+        public string StoreKeyPrefix { get; } = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{host.ToLowerInvariant()}:{port}/");
+
         public volatile DomainEntry[] Domains = [];
 
         public System.Collections.Concurrent.ConcurrentDictionary<string, RateLimit> Endpoints { get; } = new(StringComparer.OrdinalIgnoreCase);
@@ -196,6 +225,40 @@ internal sealed class OdcRateLimiter : IDisposable
 
             limit = null;
             return false;
+        }
+    }
+
+    private sealed class Sleep(OdcRateLimiter owner) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        private int _finished;
+        private ITimer? _timer;
+        private CancellationTokenRegistration _cancellation;
+
+        public void Start(TimeSpan delay, CancellationToken cancellationToken)
+        {
+            _timer = owner._time.CreateTimer(static state => ((Sleep)state!).Finish(default), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((Sleep)state!).Finish(token), this);
+            _timer.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+
+        private void Finish(CancellationToken cancelled)
+        {
+            if (Interlocked.Exchange(ref _finished, 1) != 0)
+            {
+                return;
+            }
+
+            Interlocked.Decrement(ref owner._sleeping);
+            _timer?.Dispose();
+            _cancellation.Unregister();
+            if (cancelled.IsCancellationRequested)
+            {
+                TrySetCanceled(cancelled);
+            }
+            else
+            {
+                TrySetResult();
+            }
         }
     }
 

@@ -20,6 +20,12 @@ internal sealed class OdcRateLimitingHandler(OdcRateLimiter limiter, TimeProvide
             return base.SendAsync(request, cancellationToken);
         }
 
+        if (limiter.Fleet is not null)
+        {
+            // The fleet's permits are a round trip to its store away: no synchronous fast path.
+            return SendCoreAsync(request, endpoint, domain, sending: null, endpointHeld: false, async: true, cancellationToken).AsTask();
+        }
+
         var endpointHeld = endpoint is null || endpoint.TryTake();
         if (endpointHeld && (domain is null || domain.TryTake()))
         {
@@ -96,7 +102,7 @@ internal sealed class OdcRateLimitingHandler(OdcRateLimiter limiter, TimeProvide
 
             logger.RateLimitedResending(request.Method, host, limit.Name, delay, resends + 1);
             response.Dispose();
-            var waiting = Task.Delay(delay, time, cancellationToken);
+            var waiting = limiter.SleepAsync(delay, cancellationToken);
             if (async)
             {
                 await waiting.ConfigureAwait(false);
@@ -110,6 +116,11 @@ internal sealed class OdcRateLimitingHandler(OdcRateLimiter limiter, TimeProvide
 
     private async ValueTask WaitForPermitsAsync(RateLimit? endpoint, RateLimit? domain, bool endpointHeld, CancellationToken cancellationToken)
     {
+        if (!endpointHeld && limiter.Fleet is { } fleet && await fleet.TryAcquireAsync(endpoint, domain, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
         endpointHeld = endpointHeld || endpoint is null || endpoint.TryTake();
         var domainHeld = domain is null || (endpointHeld && domain.TryTake());
         if (endpointHeld && domainHeld)

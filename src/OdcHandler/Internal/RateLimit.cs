@@ -22,9 +22,10 @@ internal sealed class RateLimit
     /// <summary>Waiting requests beyond this many fail at once rather than queue without bound.</summary>
     private const int MaxQueued = 1_000_000;
 
-    public RateLimit(string name, int permitLimit, TimeSpan window)
+    public RateLimit(string name, int permitLimit, TimeSpan window, string storeKey)
     {
         Name = name;
+        StoreKey = storeKey;
         PermitLimit = permitLimit;
         Window = window;
         Limiter = new SlidingWindowRateLimiter(new SlidingWindowRateLimiterOptions
@@ -43,6 +44,9 @@ internal sealed class RateLimit
 
     /// <summary>The limit's name in exceptions, logs and metric tags: the domain, or the method and endpoint path.</summary>
     public string Name { get; }
+
+    /// <summary>The limit's key in a store the fleet shares: <c>{host}:{port}/{name}</c>, one budget per organisation and limit.</summary>
+    public string StoreKey { get; }
 
     public int PermitLimit { get; }
 
