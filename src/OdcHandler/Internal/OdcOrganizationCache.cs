@@ -327,14 +327,24 @@ internal sealed class OdcOrganizationCache : IDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _shutdown.Token);
         try
         {
-            return await _source.GetCredentialsAsync(portalHost, linked.Token).ConfigureAwait(false);
+            // Bounded even when the source ignores its token: a source that never answers must not hold every
+            // later request to this host (they join this one call).
+            return await _source.GetCredentialsAsync(portalHost, linked.Token).AsTask()
+                .WaitAsync(_options.BackchannelTimeout, _timeProvider, _shutdown.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException || (e is OperationCanceledException && timeout.IsCancellationRequested && !_shutdown.IsCancellationRequested))
+        {
+            _logger.CredentialSourceFailed(portalHost, "timeout");
+            throw new OdcAuthenticationException(
+                $"The ODC credential source ({_source.GetType().Name}) did not answer for host '{portalHost}' within {_options.BackchannelTimeout.TotalSeconds:0.#} s (BackchannelTimeout); the request was not sent.");
         }
         catch (Exception e) when (e is not OdcAuthenticationException)
         {
-            // The source's own message is not repeated: it is the application's, and may quote what it read.
+            // Neither the source's message nor its exception is kept: they are the application's, and may quote what it
+            // read (a connection string, a secret); an exception logged with its inner exceptions would print them.
             _logger.CredentialSourceFailed(portalHost, e.GetType().Name);
             throw new OdcAuthenticationException(
-                $"The ODC credential source ({_source.GetType().Name}) failed for host '{portalHost}' ({e.GetType().Name}); the request was not sent. See the inner exception.", e);
+                $"The ODC credential source ({_source.GetType().Name}) failed for host '{portalHost}' with {e.GetType().FullName}; the request was not sent. Its message is not repeated here, as it may quote a secret: look at the source's own logs.");
         }
     }
 
