@@ -30,9 +30,18 @@ internal sealed class OdcRateLimiter : IDisposable
         MaxResends = options.MaxRateLimitedResends;
         _domainLimits = new Dictionary<string, int>(options.DomainLimits, StringComparer.OrdinalIgnoreCase);
         _defaultDomainLimit = options.DefaultDomainLimit;
+        // Keys are compared as parsed ("POST /identity/v1/users/bulk" is the table's "POST identity/v1/users/bulk"), the
+        // later entry (configuration, over the table) replaces the earlier, and the most specific rule is tried first
+        // (one endpoint before "each endpoint under", a longer path before a shorter), so a configured cap on one
+        // endpoint is not shadowed by a broader rule of the table.
         _rules = options.EndpointLimits
-            .Where(pair => pair.Value > 0)
-            .Select(pair => EndpointRule.Parse(pair.Key, pair.Value))
+            .Select(pair => (Rule: EndpointRule.Parse(pair.Key, pair.Value), Permits: pair.Value))
+            .GroupBy(entry => entry.Rule.Identity, StringComparer.OrdinalIgnoreCase)
+            .Select(group => group.Last())
+            .Where(entry => entry.Permits > 0)
+            .Select(entry => entry.Rule)
+            .OrderBy(rule => rule.EachEndpoint ? 1 : 0)
+            .ThenByDescending(rule => rule.Path.Length)
             .ToArray();
         var segment = Window / RateLimit.SegmentsPerWindow;
         _timer = time.CreateTimer(static state => ((OdcRateLimiter)state!).Replenish(), this, segment, segment);
@@ -285,6 +294,9 @@ internal sealed class OdcRateLimiter : IDisposable
         public int PermitLimit { get; }
 
         public string Key { get; }
+
+        /// <summary>What the rule covers, whatever way its key was written.</summary>
+        public string Identity => EachEndpoint ? Key + "/*" : Key;
 
         public static EndpointRule Parse(string rule, int permitLimit)
         {

@@ -1,0 +1,80 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using OdcHandler.Tests.Fakes;
+using OdcHandler.Tests.RateLimiting;
+
+namespace OdcHandler.Tests.Attacks;
+
+/// <summary>
+/// A reviewer's attempts to break the rate-limit promises of issue 12 (AddOdcRateLimiting). Each test here failed on
+/// the code it was written against, then the code was fixed.
+/// </summary>
+public sealed class RateLimitAttackTests
+{
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero));
+    private int _sent;
+
+    // "Change any limit in OdcRateLimitOptions or configuration: … EndpointLimits:"POST deployments/v1/*"" and "no more
+    // than the limit leave in any 60 s". A tighter cap on one endpoint that the table's "each POST under deployments/v1"
+    // rule also covers is ignored: a request counts against the first rule that matches only, which is the table's 10.
+    [Fact]
+    public async Task SendAsync_ConfiguredCapOnAnEndpointTheTableAlsoCovers_IsKept()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["EndpointLimits:POST deployments/v1/deployment-operations"] = "2",
+        }).Build();
+        using var services = RateLimitHost.Build(_time, CountingOk, b => b.AddOdcRateLimiting(configuration));
+        var client = services.Client(RateLimitHost.ClientName);
+
+        var posts = Enumerable.Range(0, 3).Select(_ => client.PostAsync("deployments/v1/deployment-operations", new StringContent("{}"))).ToArray();
+        await RateLimitHost.SettleAsync(() => Volatile.Read(ref _sent) + services.Limiter().Queued >= 3);
+
+        Assert.Equal(2, Volatile.Read(ref _sent));
+        Assert.Equal(1, services.Limiter().Queued);
+        await DrainAsync(posts);
+    }
+
+    // "Change any limit … in configuration"; the validator accepts "POST /identity/v1/users/bulk" (the parser trims the
+    // slash), yet the table's own "POST identity/v1/users/bulk" = 5 stays in force next to it and wins: an organisation
+    // whose bulk cap was raised to 20 still gets 5 a minute, and nothing says the setting was not used.
+    [Fact]
+    public async Task SendAsync_ConfiguredOverrideWithALeadingSlash_ReplacesTheTablesCap()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["EndpointLimits:POST /identity/v1/users/bulk"] = "20",
+        }).Build();
+        using var services = RateLimitHost.Build(_time, CountingOk, b => b.AddOdcRateLimiting(configuration));
+        var client = services.Client(RateLimitHost.ClientName);
+
+        var posts = Enumerable.Range(0, 6).Select(_ => client.PostAsync("identity/v1/users/bulk", new StringContent("[]"))).ToArray();
+        await RateLimitHost.SettleAsync(() => Volatile.Read(ref _sent) + services.Limiter().Queued >= 6);
+
+        Assert.Equal(6, Volatile.Read(ref _sent));
+        await DrainAsync(posts);
+    }
+
+    private FakeHttpMessageHandler CountingOk() => new FakeHttpMessageHandler((_, _) =>
+    {
+        Interlocked.Increment(ref _sent);
+        return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("{}") });
+    });
+
+    // Lets queued requests finish so the provider disposes cleanly; fake time moves, the wall clock only guards a hang.
+    private async Task DrainAsync(Task[] pending)
+    {
+        var all = Task.WhenAll(pending);
+        var guard = Task.Delay(HangGuard);
+        for (var i = 0; i < 200 && !all.IsCompleted && !guard.IsCompleted; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(all, Task.Delay(5));
+        }
+
+        await all.WaitAsync(HangGuard);
+    }
+}
