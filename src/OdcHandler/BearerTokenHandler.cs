@@ -47,7 +47,7 @@ namespace OdcHandler;
 /// a subclass of <see cref="StreamContent"/>; and any other <see cref="HttpContent"/> type.
 /// </para>
 /// </remarks>
-public sealed partial class BearerTokenHandler : DelegatingHandler
+public sealed class BearerTokenHandler : DelegatingHandler
 {
     private const string AuthorizationHeader = "Authorization";
 
@@ -296,51 +296,9 @@ public sealed partial class BearerTokenHandler : DelegatingHandler
         return await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Whether the request may be sent once more: it did not opt out and its body can be replayed.</summary>
-    private bool MaySendAgain(HttpRequestMessage request, string why)
-    {
-        if (request.Options.TryGetValue(OdcHttpRequestOptions.DisableUnauthorizedRetry, out var disabled) && disabled)
-        {
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                _logger.UnauthorizedNotRetried(request.Method, Describe(request.RequestUri), why, "the request opted out with OdcHttpRequestOptions.DisableUnauthorizedRetry");
-            }
+    private bool MaySendAgain(HttpRequestMessage request, string why) => UnauthorizedAnswers.MaySendAgain(_logger, request, why);
 
-            return false;
-        }
-
-        if (!RequestReplay.CanReplay(request.Content))
-        {
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                _logger.UnauthorizedNotRetried(request.Method, Describe(request.RequestUri), why, $"its body ({request.Content!.GetType().Name}) cannot be sent twice");
-            }
-
-            return false;
-        }
-
-        return true;
-    }
-
-    /// <summary>RFC 6750 §3.1: a Bearer challenge whose <c>error</c> is <c>insufficient_scope</c> says the token is fine but not enough.</summary>
-    private static bool IsInsufficientScope(HttpResponseMessage response)
-    {
-        foreach (var challenge in response.Headers.WwwAuthenticate)
-        {
-            if (challenge.Parameter is { } parameter
-                && string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase)
-                && InsufficientScope().IsMatch(parameter))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>The <c>error</c> parameter itself (at the start or after a comma), not a mention in a description.</summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"(?:^|,)\s*error\s*=\s*""?insufficient_scope""?\s*(?:,|$)", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
-    private static partial System.Text.RegularExpressions.Regex InsufficientScope();
+    private static bool IsInsufficientScope(HttpResponseMessage response) => UnauthorizedAnswers.IsInsufficientScope(response);
 
     private ValueTask<HttpResponseMessage> SendInnerAsync(HttpRequestMessage request, bool async, CancellationToken cancellationToken) =>
         async
@@ -355,13 +313,7 @@ public sealed partial class BearerTokenHandler : DelegatingHandler
             : new ValueTask<OdcAccessToken>(getting.AsTask().GetAwaiter().GetResult());
     }
 
-    private void LogKept(HttpMethod method, Uri? address, string reason)
-    {
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            _logger.UnauthorizedKept(method, Describe(address), reason);
-        }
-    }
+    private void LogKept(HttpMethod method, Uri? address, string reason) => UnauthorizedAnswers.LogKept(_logger, method, address, reason);
 
-    private static string Describe(Uri? address) => address?.IsAbsoluteUri == true ? address.Authority : "(no absolute address)";
+    private static string Describe(Uri? address) => UnauthorizedAnswers.Describe(address);
 }

@@ -26,7 +26,7 @@ namespace OdcHandler.Internal;
 /// single-organisation warm path stays as it is: two field reads, no lookup); a change to one belongs in both.
 /// </para>
 /// </remarks>
-internal sealed partial class OdcOrganizationsHandler : DelegatingHandler
+internal sealed class OdcOrganizationsHandler : DelegatingHandler
 {
     private const string AuthorizationHeader = "Authorization";
 
@@ -206,48 +206,9 @@ internal sealed partial class OdcOrganizationsHandler : DelegatingHandler
         }
     }
 
-    private bool MaySendAgain(HttpRequestMessage request, string why)
-    {
-        if (request.Options.TryGetValue(OdcHttpRequestOptions.DisableUnauthorizedRetry, out var disabled) && disabled)
-        {
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                _logger.UnauthorizedNotRetried(request.Method, Describe(request.RequestUri), why, "the request opted out with OdcHttpRequestOptions.DisableUnauthorizedRetry");
-            }
+    private bool MaySendAgain(HttpRequestMessage request, string why) => UnauthorizedAnswers.MaySendAgain(_logger, request, why);
 
-            return false;
-        }
-
-        if (!RequestReplay.CanReplay(request.Content))
-        {
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                _logger.UnauthorizedNotRetried(request.Method, Describe(request.RequestUri), why, $"its body ({request.Content!.GetType().Name}) cannot be sent twice");
-            }
-
-            return false;
-        }
-
-        return true;
-    }
-
-    private static bool IsInsufficientScope(HttpResponseMessage response)
-    {
-        foreach (var challenge in response.Headers.WwwAuthenticate)
-        {
-            if (challenge.Parameter is { } parameter
-                && string.Equals(challenge.Scheme, "Bearer", StringComparison.OrdinalIgnoreCase)
-                && InsufficientScope().IsMatch(parameter))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"(?:^|,)\s*error\s*=\s*""?insufficient_scope""?\s*(?:,|$)", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
-    private static partial System.Text.RegularExpressions.Regex InsufficientScope();
+    private static bool IsInsufficientScope(HttpResponseMessage response) => UnauthorizedAnswers.IsInsufficientScope(response);
 
     private ValueTask<HttpResponseMessage> SendInnerAsync(HttpRequestMessage request, bool async, CancellationToken cancellationToken) =>
         async
@@ -278,13 +239,7 @@ internal sealed partial class OdcOrganizationsHandler : DelegatingHandler
         }
     }
 
-    private void LogKept(HttpMethod method, Uri? address, string reason)
-    {
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            _logger.UnauthorizedKept(method, Describe(address), reason);
-        }
-    }
+    private void LogKept(HttpMethod method, Uri? address, string reason) => UnauthorizedAnswers.LogKept(_logger, method, address, reason);
 
-    private static string Describe(Uri? address) => address?.IsAbsoluteUri == true ? address.Authority : "(no absolute address)";
+    private static string Describe(Uri? address) => UnauthorizedAnswers.Describe(address);
 }
