@@ -216,12 +216,29 @@ internal sealed class OdcOrganizationCache : IDisposable
             return Task.FromResult(state);
         }
 
+        if (entry.LastSourceFailure is { } failure && _timeProvider.GetElapsedTime(failure.Timestamp) < _options.FailureCooldown)
+        {
+            // The source failed moments ago: the cool-down spares it as it spares the identity service.
+            return Task.FromException<OdcOrganizationState>(new OdcAuthenticationException(failure.Message));
+        }
+
         return entry.AskAgain(AskAgainAsync).WaitAsync(cancellationToken);
     }
 
     private async Task<OdcOrganizationState> AskAgainAsync(OdcOrganizationEntry entry)
     {
-        var credentials = await AskSourceAsync(entry.PortalHost).ConfigureAwait(false);
+        OdcOrganizationCredentials? credentials;
+        try
+        {
+            credentials = await AskSourceAsync(entry.PortalHost).ConfigureAwait(false);
+        }
+        catch (OdcAuthenticationException e) when (!_shutdown.IsCancellationRequested)
+        {
+            entry.RecordSourceFailure(e.Message, _timeProvider.GetTimestamp());
+            throw;
+        }
+
+        entry.ClearSourceFailure();
         var current = entry.State;
         if (credentials is null)
         {

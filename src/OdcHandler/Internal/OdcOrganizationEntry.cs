@@ -8,6 +8,7 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
     private Task<OdcOrganizationState>? _asking;
     private bool _evicted;
     private OdcOrganizationState? _creationLease;
+    private SourceFailure? _sourceFailure;
 
     /// <summary>The cache key: the authority, prefixed with the scheme when it is plain http.</summary>
     public string Key { get; } = key;
@@ -18,6 +19,16 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
     public Uri Portal { get; } = portal;
 
     public OdcOrganizationState State => Volatile.Read(ref _state)!;
+
+    /// <summary>
+    /// The last time the credential source failed when asked again for this organisation (its token had run out, so
+    /// every request failed), until it answers again: the health check counts the organisation as failing meanwhile.
+    /// </summary>
+    public SourceFailure? LastSourceFailure => Volatile.Read(ref _sourceFailure);
+
+    public void RecordSourceFailure(string message, long timestamp) => Volatile.Write(ref _sourceFailure, new SourceFailure(message, timestamp));
+
+    public void ClearSourceFailure() => Volatile.Write(ref _sourceFailure, null);
 
     /// <summary>
     /// Sets the first state, leased for the request that created the entry: a full MemoryCache refuses a new entry at
@@ -100,4 +111,7 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
             owner.SetException(e);
         }
     }
+
+    /// <summary>A failed ask: the caller's message (never the source's own text) and when, on the cache's clock.</summary>
+    public sealed record SourceFailure(string Message, long Timestamp);
 }

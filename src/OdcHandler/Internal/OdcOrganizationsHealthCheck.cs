@@ -25,6 +25,13 @@ internal sealed class OdcOrganizationsHealthCheck(OdcOrganizationDirectory direc
             }
 
             organizations++;
+            if (entry.LastSourceFailure is not null)
+            {
+                // Its token ran out and its credential source fails: every request to it fails, whatever the manager knows.
+                failing.Add(entry.PortalHost);
+                continue;
+            }
+
             var health = state.Manager.GetHealth();
             switch (health.State)
             {

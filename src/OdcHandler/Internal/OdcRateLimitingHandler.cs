@@ -9,7 +9,16 @@ namespace OdcHandler.Internal;
 /// (inside <see cref="BearerTokenHandler"/> and any resilience pipeline), so every request that leaves, a 401 retry
 /// or an outer retry's attempt included, takes its own permits.
 /// </summary>
-internal sealed class OdcRateLimitingHandler(OdcRateLimiter limiter, TimeProvider time, ILogger logger, OdcTelemetry telemetry) : DelegatingHandler
+/// <param name="limiter">The client's limits.</param>
+/// <param name="time">The clock the waits run on.</param>
+/// <param name="logger">Where resends and refusals are logged.</param>
+/// <param name="telemetry">Where 429s are counted.</param>
+/// <param name="metricServerAddress">
+/// The <c>server.address</c> tag of every measurement, instead of the request's host: a multi-organisation client whose
+/// application did not opt in to tagging organisations passes a fixed value, so metrics do not grow with its tenants.
+/// </param>
+internal sealed class OdcRateLimitingHandler(
+    OdcRateLimiter limiter, TimeProvider time, ILogger logger, OdcTelemetry telemetry, string? metricServerAddress = null) : DelegatingHandler
 {
     /// <inheritdoc />
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -93,7 +102,7 @@ internal sealed class OdcRateLimitingHandler(OdcRateLimiter limiter, TimeProvide
                 : delay > limiter.Window && delay > limiter.MaxWait ? $"Retry-After ({delay}) is longer than MaxWait"
                 : !RequestReplay.CanReplay(request.Content) ? "its body cannot be sent again byte for byte"
                 : null;
-            telemetry.RateLimited(host, limit.Name, resent: refusal is null);
+            telemetry.RateLimited(metricServerAddress ?? host, limit.Name, resent: refusal is null);
             if (refusal is not null)
             {
                 logger.RateLimitedReturned(request.Method, host, limit.Name, refusal);

@@ -29,7 +29,8 @@ internal sealed class OdcRateLimitingHandlerBuilderFilter(IEnumerable<OdcRateLim
             services.GetRequiredService<OdcRateLimiterRegistry>().Get(name),
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILoggerFactory>().CreateLogger<OdcRateLimitingHandler>(),
-            services.GetRequiredService<OdcTelemetry>());
+            services.GetRequiredService<OdcTelemetry>(),
+            MetricServerAddress(services, name));
         if (builder.PrimaryHandler is BearerTokenHandler { InnerHandler: { } primary } bearer)
         {
             handler.InnerHandler = primary;
@@ -41,4 +42,10 @@ internal sealed class OdcRateLimitingHandlerBuilderFilter(IEnumerable<OdcRateLim
             builder.PrimaryHandler = handler;
         }
     };
+
+    /// <summary>On a multi-organisation client, the organisation is tagged only when the application opted in.</summary>
+    private static string? MetricServerAddress(IServiceProvider services, string clientName) =>
+        services.GetService<OdcOrganizationDirectory>() is { } directory && directory.IsRegistered(clientName) && !directory.Get(clientName).TagOrganization
+            ? OdcOrganizationCache.UntaggedOrganization
+            : null;
 }

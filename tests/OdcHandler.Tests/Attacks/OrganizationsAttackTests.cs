@@ -87,6 +87,136 @@ public sealed class OrganizationsAttackTests
     /// README: "One health check for all organisations: Degraded when some fail". acme's token expired and its credential
     /// source now fails (its secret store is down): every acme request fails, globex is served. The aggregate must count acme.
     /// </summary>
+    [Fact]
+    public async Task OrganisationWhoseCredentialSourceFailsAfterExpiry_EveryRequestFails_HealthCheckCountsItAsFailing()
+    {
+        var storeDown = false;
+        var source = new ScriptedSource((host, ct) => storeDown && host == _acme.PortalUri.Authority
+            ? throw new TimeoutException("secret store unreachable")
+            : _source.GetCredentialsAsync(host, ct));
+        using var services = Build(
+            source,
+            o => o.IdleExpiration = TimeSpan.FromDays(2),
+            s => s.AddHealthChecks().AddOdcOrganizations(OrganizationsTestHost.ClientName));
+        var client = services.Client();
+        (await client.GetAsync(_acme.WhoAmI())).Dispose();
+        (await client.GetAsync(_globex.WhoAmI())).Dispose();
+
+        _time.Advance(_acme.TokenLifetime + TimeSpan.FromMinutes(1));
+        storeDown = true;
+        await Assert.ThrowsAsync<OdcAuthenticationException>(() => client.GetAsync(_acme.WhoAmI()));
+        await Assert.ThrowsAsync<OdcAuthenticationException>(() => client.GetAsync(_acme.WhoAmI()));
+        using (var served = await client.GetAsync(_globex.WhoAmI()))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        var report = await services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        var entry = report.Entries[$"odc-organizations-{OrganizationsTestHost.ClientName}"];
+
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Equal(1, entry.Data["failing"]);
+        Assert.Contains(_acme.PortalUri.Authority, (string[])entry.Data["failing_hosts"]);
+    }
+
+    /// <summary>
+    /// README: "the cool-down spares the source as it spares the identity service". After acme's token expired its
+    /// source fails: requests within FailureCooldown fail at once without asking it again; after it, one asks; once the
+    /// source answers again the organisation is served and no longer counted as failing.
+    /// </summary>
+    [Fact]
+    public async Task CredentialSourceFailsAfterExpiry_AskedOncePerCooldown_AndRecoversWhenItAnswersAgain()
+    {
+        var storeDown = false;
+        var acmeAsks = 0;
+        var source = new ScriptedSource((host, ct) =>
+        {
+            if (host != _acme.PortalUri.Authority)
+            {
+                return _source.GetCredentialsAsync(host, ct);
+            }
+
+            Interlocked.Increment(ref acmeAsks);
+            return storeDown ? throw new TimeoutException("secret store unreachable") : _source.GetCredentialsAsync(host, ct);
+        });
+        using var services = Build(
+            source,
+            o =>
+            {
+                o.IdleExpiration = TimeSpan.FromDays(2);
+                o.FailureCooldown = TimeSpan.FromSeconds(30);
+            },
+            s => s.AddHealthChecks().AddOdcOrganizations(OrganizationsTestHost.ClientName));
+        var client = services.Client();
+        (await client.GetAsync(_acme.WhoAmI())).Dispose();
+        Assert.Equal(1, acmeAsks);
+
+        _time.Advance(_acme.TokenLifetime + TimeSpan.FromMinutes(1));
+        storeDown = true;
+        for (var i = 0; i < 5; i++)
+        {
+            await Assert.ThrowsAsync<OdcAuthenticationException>(() => client.GetAsync(_acme.WhoAmI()));
+        }
+
+        Assert.Equal(2, acmeAsks);
+
+        _time.Advance(TimeSpan.FromSeconds(31));
+        await Assert.ThrowsAsync<OdcAuthenticationException>(() => client.GetAsync(_acme.WhoAmI()));
+        Assert.Equal(3, acmeAsks);
+
+        storeDown = false;
+        _time.Advance(TimeSpan.FromSeconds(31));
+        using (var served = await client.GetAsync(_acme.WhoAmI()))
+        {
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        }
+
+        var report = await services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        var entry = report.Entries[$"odc-organizations-{OrganizationsTestHost.ClientName}"];
+        Assert.Equal(HealthStatus.Healthy, entry.Status);
+        Assert.Equal(0, entry.Data["failing"]);
+    }
+
+    /// <summary>
+    /// README: "Metrics carry the fixed value organizations unless TagOrganizationInMetrics = true". With AddOdcRateLimiting
+    /// on the multi-organisation client, a 429 is counted on odc.request.rate_limited with the tenant's host.
+    /// </summary>
+    [Fact]
+    public async Task RateLimitedAnswerOnAMultiOrganisationClient_MetricDoesNotTagTheOrganisationWithoutOptIn()
+    {
+        using var services = Build(
+            new ScriptedSource(_source.GetCredentialsAsync),
+            services: s => s.AddHttpClient(OrganizationsTestHost.ClientName)
+                .ConfigurePrimaryHttpMessageHandler(() => new StatusHandler(HttpStatusCode.TooManyRequests))
+                .AddOdcRateLimiting(o => o.MaxRateLimitedResends = 0));
+        var meter = services.GetRequiredService<OdcTelemetry>().Meter;
+        var addresses = new ConcurrentQueue<string?>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter, meter) && instrument.Name == "odc.request.rate_limited")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "server.address")
+                {
+                    addresses.Enqueue(tag.Value as string);
+                }
+            }
+        });
+        listener.Start();
+
+        using var response = await services.Client().GetAsync(_acme.WhoAmI());
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.NotEmpty(addresses);
+        Assert.All(addresses, a => Assert.Equal(OdcOrganizationCache.UntaggedOrganization, a));
+    }
 
     private ServiceProvider Build(
         IOdcCredentialSource source,
