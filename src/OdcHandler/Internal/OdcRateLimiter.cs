@@ -116,8 +116,17 @@ internal sealed class OdcRateLimiter : IDisposable
 
     public void Dispose() => _timer.Dispose();
 
+    /// <summary>Granted waiters whose requests have not left yet; see <see cref="PermitHandoffs"/>.</summary>
+    public PermitHandoffs Handoffs { get; } = new();
+
     private void Replenish()
     {
+        if (Handoffs.AnyPending())
+        {
+            // The window waits for the requests it let through (a fake clock's back-to-back ticks); see PermitHandoffs.
+            return;
+        }
+
         foreach (var limit in _all)
         {
             limit.Limiter.TryReplenish();

@@ -78,9 +78,29 @@ internal sealed class OdcRateLimitingHandler(
             }
             else
             {
-                await WaitForPermitsAsync(endpoint, domain, endpointHeld, cancellationToken).ConfigureAwait(false);
+                var handoff = await WaitForPermitsAsync(endpoint, domain, endpointHeld, cancellationToken).ConfigureAwait(false);
                 endpointHeld = false;
-                response = async ? await base.SendAsync(request, cancellationToken).ConfigureAwait(false) : base.Send(request, cancellationToken);
+                if (async)
+                {
+                    Task<HttpResponseMessage> sent;
+                    try
+                    {
+                        sent = base.SendAsync(request, cancellationToken);
+                    }
+                    finally
+                    {
+                        // Handed to the network (its synchronous part ran, where an in-process server reads its clock).
+                        limiter.Handoffs.End(handoff);
+                    }
+
+                    response = await sent.ConfigureAwait(false);
+                }
+                else
+                {
+                    // A blocking send would hold the window for its whole round trip: let it go just before.
+                    limiter.Handoffs.End(handoff);
+                    response = base.Send(request, cancellationToken);
+                }
             }
 
             if (response.StatusCode != HttpStatusCode.TooManyRequests)
@@ -123,18 +143,19 @@ internal sealed class OdcRateLimitingHandler(
         }
     }
 
-    private async ValueTask WaitForPermitsAsync(RateLimit? endpoint, RateLimit? domain, bool endpointHeld, CancellationToken cancellationToken)
+    /// <returns>The handoff of a permit that had to be waited for, to end once the request is sent (<see cref="PermitHandoffs"/>).</returns>
+    private async ValueTask<Task?> WaitForPermitsAsync(RateLimit? endpoint, RateLimit? domain, bool endpointHeld, CancellationToken cancellationToken)
     {
         if (!endpointHeld && limiter.Fleet is { } fleet && await fleet.TryAcquireAsync(endpoint, domain, cancellationToken).ConfigureAwait(false))
         {
-            return;
+            return null;
         }
 
         endpointHeld = endpointHeld || endpoint is null || endpoint.TryTake();
         var domainHeld = domain is null || (endpointHeld && domain.TryTake());
         if (endpointHeld && domainHeld)
         {
-            return;
+            return null;
         }
 
         // A permit given up on (MaxWait, the caller's cancellation) after the endpoint's was taken is not handed
@@ -142,25 +163,41 @@ internal sealed class OdcRateLimitingHandler(
         using var timeout = new CancellationTokenSource(limiter.MaxWait, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var waitingFor = endpointHeld ? domain! : endpoint!;
+        Task? handoff = null;
         try
         {
-            if (!endpointHeld && !await endpoint!.WaitAsync(linked.Token).ConfigureAwait(false))
+            if (!endpointHeld)
             {
-                throw Exceeded(endpoint);
+                (var acquired, handoff) = await endpoint!.WaitAsync(limiter.Handoffs, linked.Token).ConfigureAwait(false);
+                if (!acquired)
+                {
+                    throw Exceeded(endpoint);
+                }
             }
 
-            if (domain is not null && !domainHeld)
+            if (domain is not null && !domainHeld && !domain.TryTake())
             {
+                // The endpoint's permit is held while this request waits for its domain: the window must move on meanwhile.
+                limiter.Handoffs.End(handoff);
                 waitingFor = domain;
-                if (!await domain.WaitAsync(linked.Token).ConfigureAwait(false))
+                (var acquired, handoff) = await domain.WaitAsync(limiter.Handoffs, linked.Token).ConfigureAwait(false);
+                if (!acquired)
                 {
                     throw Exceeded(domain);
                 }
             }
+
+            return handoff;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
+            limiter.Handoffs.End(handoff);
             throw Exceeded(waitingFor);
+        }
+        catch
+        {
+            limiter.Handoffs.End(handoff);
+            throw;
         }
     }
 

@@ -61,11 +61,38 @@ internal sealed class RateLimit
         return lease.IsAcquired;
     }
 
-    /// <summary>Waits in line for a permit; false when the line is full.</summary>
-    public async ValueTask<bool> WaitAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits in line for a permit; false when the line is full. A permit that had to be waited for comes with a
+    /// <paramref name="handoffs"/> entry (the returned task) that the caller must end once the request has been handed
+    /// to the network (<see cref="PermitHandoffs.End"/>): until then the window does not move on.
+    /// </summary>
+    public async ValueTask<(bool Acquired, Task? Handoff)> WaitAsync(PermitHandoffs handoffs, CancellationToken cancellationToken)
     {
-        using var lease = await Limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
-        return lease.IsAcquired;
+        var acquiring = Limiter.AcquireAsync(1, cancellationToken);
+        if (acquiring.IsCompleted)
+        {
+            using var ready = acquiring.Result;
+            return (ready.IsAcquired, null);
+        }
+
+        var waiting = acquiring.AsTask();
+        handoffs.Begin(waiting);
+        try
+        {
+            using var lease = await waiting.ConfigureAwait(false);
+            if (lease.IsAcquired)
+            {
+                return (true, waiting);
+            }
+        }
+        catch
+        {
+            handoffs.End(waiting);
+            throw;
+        }
+
+        handoffs.End(waiting);
+        return (false, null);
     }
 
     /// <summary>

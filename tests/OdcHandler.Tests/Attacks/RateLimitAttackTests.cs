@@ -58,6 +58,33 @@ public sealed class RateLimitAttackTests
         await DrainAsync(posts);
     }
 
+    /// <summary>
+    /// A <see cref="FakeTimeProvider"/> fires a minute of replenishment ticks back to back in one Advance, faster than the
+    /// granted waiters run again: without care, the permits of two windows reach the server at one instant. 100 requests
+    /// at t = 0, 200 more waiting, one Advance of 125 s: the server must never see more than 100 within 60 s.
+    /// </summary>
+    [Fact]
+    public async Task SendAsync_OneAdvanceOverTwoWindows_NeverMoreThanTheLimitInAnyWindowOnTheServersClock()
+    {
+        var api = new LimitEnforcingApi(_time);
+        using var services = RateLimitHost.Build(_time, api.CreateHandler, b => b.AddOdcRateLimiting(o => o.MaxWait = TimeSpan.FromMinutes(5)));
+        var client = services.Client(RateLimitHost.ClientName);
+        for (var i = 0; i < 100; i++)
+        {
+            (await client.GetAsync("identity/v1/users")).Dispose();
+        }
+
+        var waiting = Enumerable.Range(0, 200).Select(_ => client.GetAsync("identity/v1/users")).ToArray();
+        await RateLimitHost.SettleAsync(() => services.Limiter().Queued == 200);
+
+        _time.Advance(TimeSpan.FromSeconds(125));
+        await DrainAsync(waiting);
+
+        Assert.Equal(0, api.TooManyRequests);
+        Assert.Equal(300, api.Accepted);
+        Assert.True(api.MostInAnyWindow["domain identity"] <= 100, $"{api.MostInAnyWindow["domain identity"]} identity requests reached the API within 60 s");
+    }
+
     private FakeHttpMessageHandler CountingOk() => new FakeHttpMessageHandler((_, _) =>
     {
         Interlocked.Increment(ref _sent);
