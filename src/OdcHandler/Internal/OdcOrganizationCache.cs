@@ -42,7 +42,11 @@ internal sealed class OdcOrganizationCache : IDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Task<OdcOrganizationEntry>> _creating = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<OdcOrganizationEntry, byte> _live = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<string, OdcOrganizationEntry> _live = new(StringComparer.Ordinal);
+    private readonly ITimer _probe;
+    private readonly object _probeKey = new();
+    private readonly bool _systemClock;
+    private readonly long _touchInterval;
     private readonly PostEvictionDelegate _evicted;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Lazy<IOdcSharedTokenStore>? _sharedStore;
@@ -92,6 +96,11 @@ internal sealed class OdcOrganizationCache : IDisposable
         {
             _cache = applicationCache;
         }
+
+        // Environment.TickCount64 costs a fraction of a precise timestamp; a fake clock is read as it is.
+        _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
+        _touchInterval = _systemClock ? 1000 : timeProvider.TimestampFrequency;
+        _probe = timeProvider.CreateTimer(static state => ((OdcOrganizationCache)state!).Probe(), this, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
     public string ClientName => _clientName;
@@ -101,7 +110,7 @@ internal sealed class OdcOrganizationCache : IDisposable
     public bool TagOrganization => _options.TagOrganizationInMetrics;
 
     /// <summary>The organisations with an entry that is not yet let go (evicted entries count until their callback ran).</summary>
-    public ICollection<OdcOrganizationEntry> Entries => _live.Keys;
+    public ICollection<OdcOrganizationEntry> Entries => _live.Values;
 
     /// <summary>Managers not yet disposed, for tests of what eviction releases.</summary>
     internal int LiveManagers => Volatile.Read(ref _liveManagers);
@@ -115,12 +124,21 @@ internal sealed class OdcOrganizationCache : IDisposable
     public bool IsOrganizationAddress([NotNullWhen(true)] Uri? address) =>
         address is { IsAbsoluteUri: true } && OdcEndpoints.IsSecureEnough(address, _options.RequireHttps);
 
-    /// <summary>The warm path: the entry of the address's organisation, if cached. No source call, no lock.</summary>
+    /// <summary>
+    /// The warm path: the entry of the address's organisation, if cached. No source call, no lock; MemoryCache (whose
+    /// clock and bookkeeping cost more than the rest of the path) is touched at most once a second per organisation.
+    /// </summary>
     public bool TryGetCached(Uri address, [NotNullWhen(true)] out OdcOrganizationEntry? entry)
     {
-        if (_cache.TryGetValue(CacheKey(KeyOf(address)), out var value) && value is OdcOrganizationEntry found)
+        if (_live.TryGetValue(KeyOf(address), out entry) && !entry.IsEvicted)
         {
-            entry = found;
+            var now = _systemClock ? Environment.TickCount64 : _timeProvider.GetTimestamp();
+            if (now - Volatile.Read(ref entry.LastTouched) >= _touchInterval)
+            {
+                Volatile.Write(ref entry.LastTouched, now);
+                _cache.TryGetValue(CacheKey(entry.Key), out _);
+            }
+
             return true;
         }
 
@@ -170,8 +188,9 @@ internal sealed class OdcOrganizationCache : IDisposable
 
     public void Dispose()
     {
+        _probe.Dispose();
         _shutdown.Cancel();
-        foreach (var entry in _live.Keys)
+        foreach (var entry in _live.Values)
         {
             if (_ownsCache)
             {
@@ -295,7 +314,7 @@ internal sealed class OdcOrganizationCache : IDisposable
             var credentials = await AskSourceAsync(portalHost).ConfigureAwait(false) ?? throw NoCredentials(portalHost);
             var entry = new OdcOrganizationEntry(key, portalHost, new Uri(address.GetLeftPart(UriPartial.Authority) + "/"));
             entry.Initialize(CreateState(entry, credentials));
-            _live[entry] = 0;
+            _live[key] = entry;
             using (var cacheEntry = _cache.CreateEntry(CacheKey(key)))
             {
                 cacheEntry.Value = entry;
@@ -376,12 +395,29 @@ internal sealed class OdcOrganizationCache : IDisposable
     {
         if (value is OdcOrganizationEntry entry && reason != EvictionReason.None)
         {
-            _live.TryRemove(entry, out _);
+            _live.TryRemove(new KeyValuePair<string, OdcOrganizationEntry>(entry.Key, entry));
             entry.Evict();
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 _logger.OrganizationEvicted(entry.PortalHost, reason.ToString());
             }
+        }
+    }
+
+    /// <summary>
+    /// MemoryCache looks for expired entries only when it is accessed; without requests an idle organisation would keep
+    /// its manager (and its refresh timer) long after its idle expiration. Once a minute the cache is accessed for that.
+    /// </summary>
+    private void Probe()
+    {
+        try
+        {
+            _cache.TryGetValue(_probeKey, out _);
+        }
+#pragma warning disable CA1031 // A timer callback: an application cache disposed under us must not crash the process.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 

@@ -6,7 +6,7 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
     private readonly object _gate = new();
     private OdcOrganizationState? _state;
     private Task<OdcOrganizationState>? _asking;
-    private bool _evicted;
+    private volatile bool _evicted;
     private OdcOrganizationState? _creationLease;
     private SourceFailure? _sourceFailure;
 
@@ -19,6 +19,15 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
     public Uri Portal { get; } = portal;
 
     public OdcOrganizationState State => Volatile.Read(ref _state)!;
+
+    /// <summary>Evicted from the cache (or its cache disposed): requests look it up afresh.</summary>
+    public bool IsEvicted => _evicted;
+
+    /// <summary>
+    /// When a request last touched the cache entry, in the cache's clock units: requests touch it (sliding expiration,
+    /// least recently used) at most once per touch interval, so the warm path rarely reads MemoryCache.
+    /// </summary>
+    public long LastTouched;
 
     /// <summary>
     /// The last time the credential source failed when asked again for this organisation (its token had run out, so

@@ -104,6 +104,40 @@ public sealed class OrganizationTokenLifecycleTests
         Assert.True(SpinWait.SpinUntil(() => organizations.LiveManagers == 2, TimeSpan.FromSeconds(10)), $"live managers: {organizations.LiveManagers}");
     }
 
+    /// <summary>
+    /// Warm requests touch MemoryCache at most once a second (its clock costs more than the rest of the path). An
+    /// organisation used every 6 minutes with a 10-minute idle expiration must never be evicted; once idle it goes
+    /// without any further request.
+    /// </summary>
+    [Fact]
+    public async Task BusyOrganisation_IsNeverEvictedWhileUsed_AndGoesOnceIdle()
+    {
+        using var services = OrganizationsTestHost.Build(_time, _source, _router, o => o.IdleExpiration = TimeSpan.FromMinutes(10));
+        var client = services.Client();
+        var organizations = services.Organizations();
+        (await client.GetAsync(_acme.WhoAmI())).Dispose();
+        var entry = organizations.Entries.Single();
+
+        for (var i = 0; i < 10; i++)
+        {
+            _time.Advance(TimeSpan.FromMinutes(6));
+            (await client.GetAsync(_acme.WhoAmI())).Dispose();
+        }
+
+        Assert.False(entry.IsEvicted);
+        Assert.True(organizations.Cache.TryGetValue("acme.outsystems.dev", out _));
+        Assert.Equal(1, _source.Asked("acme.outsystems.dev"));
+        Assert.Equal(1, _acme.TokenRequests);
+
+        for (var i = 0; i < 12; i++)
+        {
+            _time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.True(SpinWait.SpinUntil(() => entry.IsEvicted, TimeSpan.FromSeconds(10)), "the idle organisation was not evicted");
+        Assert.True(SpinWait.SpinUntil(() => organizations.LiveManagers == 0, TimeSpan.FromSeconds(10)), $"live managers: {organizations.LiveManagers}");
+    }
+
     [Fact]
     public async Task CredentialSourceReloaded_TheNextAcquisitionUsesTheNewSecret_AndTheOldManagerIsLetGo()
     {
