@@ -16,6 +16,7 @@ internal sealed class OdcRateLimiter : IDisposable
     private readonly Dictionary<string, int> _domainLimits;
     private readonly int _defaultDomainLimit;
     private readonly EndpointRule[] _rules;
+    private readonly HttpMethod[] _cappedMethods;
     private readonly ITimer _timer;
     private volatile HostLimits[] _hosts = [];
     private readonly TimeProvider _time;
@@ -43,6 +44,7 @@ internal sealed class OdcRateLimiter : IDisposable
             .OrderBy(rule => rule.EachEndpoint ? 1 : 0)
             .ThenByDescending(rule => rule.Path.Length)
             .ToArray();
+        _cappedMethods = _rules.Select(rule => rule.Method).Distinct().ToArray();
         var segment = Window / RateLimit.SegmentsPerWindow;
         _timer = time.CreateTimer(static state => ((OdcRateLimiter)state!).Replenish(), this, segment, segment);
     }
@@ -135,11 +137,24 @@ internal sealed class OdcRateLimiter : IDisposable
 
     private HostLimits FindHost(Uri uri)
     {
+        // Most requests are written the way the Uri prints its origin ("https://acme.outsystems.dev/api/..."): the
+        // original string's prefix finds the host without building Host, a comparison of a few characters.
+        var hosts = _hosts;
+        var original = uri.OriginalString;
+        foreach (var candidate in hosts)
+        {
+            if (original.StartsWith(candidate.Prefix, StringComparison.Ordinal))
+            {
+                return candidate;
+            }
+        }
+
+        // Uri keeps its host in lower case, so the host compares ordinally.
         var host = uri.Host;
         var port = uri.Port;
-        foreach (var candidate in _hosts)
+        foreach (var candidate in hosts)
         {
-            if (candidate.Port == port && string.Equals(candidate.Host, host, StringComparison.OrdinalIgnoreCase))
+            if (candidate.Port == port && string.Equals(candidate.Host, host, StringComparison.Ordinal))
             {
                 return candidate;
             }
@@ -149,13 +164,13 @@ internal sealed class OdcRateLimiter : IDisposable
         {
             foreach (var candidate in _hosts)
             {
-                if (candidate.Port == port && string.Equals(candidate.Host, host, StringComparison.OrdinalIgnoreCase))
+                if (candidate.Port == port && string.Equals(candidate.Host, host, StringComparison.Ordinal))
                 {
                     return candidate;
                 }
             }
 
-            var added = new HostLimits(host, port);
+            var added = new HostLimits(host, port, uri.GetLeftPart(UriPartial.Authority) + "/");
             _hosts = [.. _hosts, added];
             return added;
         }
@@ -180,6 +195,12 @@ internal sealed class OdcRateLimiter : IDisposable
 
     private RateLimit? FindEndpoint(HostLimits host, HttpMethod method, ReadOnlySpan<char> rest)
     {
+        if (!IsCapped(method))
+        {
+            // ODC caps only some POST (and PATCH) endpoints: a GET, the bulk of the traffic, skips the rules.
+            return null;
+        }
+
         foreach (var rule in _rules)
         {
             if (!rule.Matches(method, rest))
@@ -209,6 +230,27 @@ internal sealed class OdcRateLimiter : IDisposable
         return null;
     }
 
+    private bool IsCapped(HttpMethod method)
+    {
+        foreach (var capped in _cappedMethods)
+        {
+            if (ReferenceEquals(capped, method))
+            {
+                return true;
+            }
+        }
+
+        foreach (var capped in _cappedMethods)
+        {
+            if (capped.Equals(method))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private void Track(RateLimit? limit)
     {
         if (limit is not null)
@@ -217,11 +259,14 @@ internal sealed class OdcRateLimiter : IDisposable
         }
     }
 
-    private sealed class HostLimits(string host, int port)
+    private sealed class HostLimits(string host, int port, string prefix)
     {
         public string Host { get; } = host;
 
         public int Port { get; } = port;
+
+        /// <summary>The origin as the Uri prints it, with the slash that ends it: <c>https://acme.outsystems.dev/</c>.</summary>
+        public string Prefix { get; } = prefix;
 
         public string StoreKeyPrefix { get; } = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{host.ToLowerInvariant()}:{port}/");
 
@@ -232,7 +277,17 @@ internal sealed class OdcRateLimiter : IDisposable
         /// <summary>The domain's pool (null for an unlimited domain); false for a domain not seen yet.</summary>
         public bool TryFindDomain(ReadOnlySpan<char> name, out RateLimit? limit)
         {
-            foreach (var entry in Domains)
+            var domains = Domains;
+            foreach (var entry in domains)
+            {
+                if (name.SequenceEqual(entry.Name))
+                {
+                    limit = entry.Limit;
+                    return true;
+                }
+            }
+
+            foreach (var entry in domains)
             {
                 if (name.Equals(entry.Name, StringComparison.OrdinalIgnoreCase))
                 {

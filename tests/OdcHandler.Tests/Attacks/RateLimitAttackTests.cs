@@ -85,6 +85,33 @@ public sealed class RateLimitAttackTests
         Assert.True(api.MostInAnyWindow["domain identity"] <= 100, $"{api.MostInAnyWindow["domain identity"]} identity requests reached the API within 60 s");
     }
 
+    /// <summary>
+    /// The limiter finds a request's organisation by the start of its address when it is written the usual way. Written
+    /// otherwise (upper case, default port spelled out) it must still count against that organisation's pool, and a
+    /// look-alike host or another port must not share it.
+    /// </summary>
+    [Fact]
+    public async Task SendAsync_SameHostWrittenDifferently_SharesOnePool_LookAlikeHostsDoNot()
+    {
+        using var services = RateLimitHost.Build(_time, CountingOk, b => b.AddOdcRateLimiting(o => o.DomainLimits["identity"] = 2));
+        var client = services.Client(RateLimitHost.ClientName);
+
+        (await client.GetAsync("https://acme.outsystems.dev/api/identity/v1/users")).Dispose();
+        (await client.GetAsync("https://ACME.outsystems.dev:443/api/identity/v1/users")).Dispose();
+        var third = client.GetAsync("https://Acme.OutSystems.dev/api/Identity/v1/users");
+        await RateLimitHost.SettleAsync(() => services.Limiter().Queued == 1);
+        Assert.Equal(2, Volatile.Read(ref _sent));
+
+        (await client.GetAsync("https://acme.outsystems.dev.other.test/api/identity/v1/users")).Dispose();
+        (await client.GetAsync("https://acme.outsystems.dev:8443/api/identity/v1/users")).Dispose();
+        (await client.GetAsync("http://acme.outsystems.dev/api/identity/v1/users")).Dispose();
+        Assert.Equal(5, Volatile.Read(ref _sent));
+        Assert.False(third.IsCompleted);
+
+        await DrainAsync([third]);
+        Assert.Equal(6, Volatile.Read(ref _sent));
+    }
+
     private FakeHttpMessageHandler CountingOk() => new FakeHttpMessageHandler((_, _) =>
     {
         Interlocked.Increment(ref _sent);
