@@ -244,61 +244,29 @@ public sealed class BearerTokenHandler : DelegatingHandler
     private async ValueTask<HttpResponseMessage> AnswerUnauthorizedAsync(
         HttpRequestMessage request, OdcClientView client, Uri sentTo, OdcAccessToken token, HttpResponseMessage unauthorized, bool async, CancellationToken cancellationToken)
     {
-        if (IsInsufficientScope(unauthorized))
+        var answer = await UnauthorizedAnswers.ResolveAsync(
+            _logger,
+            request,
+            sentTo,
+            token,
+            unauthorized,
+            target => MayReceiveToken(client, target),
+            client.Tokens,
+            "a redirect led there, and the token may not go to that address",
+            SendInnerAsync,
+            async,
+            cancellationToken).ConfigureAwait(false);
+        if (answer is not null)
         {
-            LogKept(request.Method, request.RequestUri, "the API says the client lacks a permission (insufficient_scope), which a new token would not change");
-            return unauthorized;
+            return answer;
         }
 
-        if (!ReferenceEquals(request.RequestUri, sentTo))
-        {
-            // The primary handler followed a redirect and dropped the token on the way: the target never saw it.
-            var target = request.RequestUri;
-            if (!MayReceiveToken(client, target))
-            {
-                LogKept(request.Method, target, "a redirect led there, and the token may not go to that address");
-                return unauthorized;
-            }
-
-            if (!MaySendAgain(request, "not seen by the redirect target"))
-            {
-                return unauthorized;
-            }
-
-            unauthorized.Dispose();
-            request.Headers.Remove(AuthorizationHeader);
-            request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
-            unauthorized = await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
-            if (unauthorized.StatusCode != HttpStatusCode.Unauthorized || !ReferenceEquals(request.RequestUri, target) || IsInsufficientScope(unauthorized))
-            {
-                return unauthorized;
-            }
-        }
-
-        if (!client.Tokens.Invalidate(token))
-        {
-            LogKept(request.Method, request.RequestUri, "a token fetched after the previous one was rejected was rejected too, so the API refuses this client (check its permissions in the ODC Portal); the token is kept until FailureCooldown has passed");
-            return unauthorized;
-        }
-
-        if (!MaySendAgain(request, "rejected and dropped"))
-        {
-            return unauthorized;
-        }
-
-        var address = request.RequestUri!;
-        unauthorized.Dispose();
-        _logger.UnauthorizedRetry(request.Method, address.Authority);
-        _telemetry?.UnauthorizedRetry(address.Host);
+        _telemetry?.UnauthorizedRetry(request.RequestUri!.Host);
         var fresh = await GetTokenAsync(client, async, cancellationToken).ConfigureAwait(false);
         request.Headers.Remove(AuthorizationHeader);
         request.Headers.TryAddWithoutValidation(AuthorizationHeader, fresh.AuthorizationHeaderValue);
         return await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
     }
-
-    private bool MaySendAgain(HttpRequestMessage request, string why) => UnauthorizedAnswers.MaySendAgain(_logger, request, why);
-
-    private static bool IsInsufficientScope(HttpResponseMessage response) => UnauthorizedAnswers.IsInsufficientScope(response);
 
     private ValueTask<HttpResponseMessage> SendInnerAsync(HttpRequestMessage request, bool async, CancellationToken cancellationToken) =>
         async

@@ -22,8 +22,8 @@ namespace OdcHandler.Internal;
 /// it unauthenticated would only turn a configuration gap into 401s.
 /// </para>
 /// <para>
-/// The 401 and redirect logic is a focused copy of <c>BearerTokenHandler.AnswerUnauthorizedAsync</c> (kept apart so the
-/// single-organisation warm path stays as it is: two field reads, no lookup); a change to one belongs in both.
+/// The 401 and redirect rules are <see cref="UnauthorizedAnswers.ResolveAsync"/>, shared with
+/// <see cref="BearerTokenHandler"/>; only where the fresh token comes from differs (here the source is asked again).
 /// </para>
 /// </remarks>
 internal sealed class OdcOrganizationsHandler : DelegatingHandler
@@ -138,57 +138,37 @@ internal sealed class OdcOrganizationsHandler : DelegatingHandler
 
     private static void DetachToken(HttpRequestMessage request) => request.Headers.Remove(AuthorizationHeader);
 
-    /// <summary>As <c>BearerTokenHandler.AnswerUnauthorizedAsync</c>, against the organisation that sent the request.</summary>
+    /// <summary>The 401 rules of <see cref="UnauthorizedAnswers"/>, against the organisation that sent the request.</summary>
     private async ValueTask<HttpResponseMessage> AnswerUnauthorizedAsync(
         HttpRequestMessage request, OdcOrganizationState state, Uri sentTo, OdcAccessToken token, HttpResponseMessage unauthorized, bool async, CancellationToken cancellationToken)
     {
-        if (IsInsufficientScope(unauthorized))
-        {
-            LogKept(request.Method, request.RequestUri, "the API says the client lacks a permission (insufficient_scope), which a new token would not change");
-            return unauthorized;
-        }
-
-        if (!ReferenceEquals(request.RequestUri, sentTo))
-        {
-            // The primary handler followed a redirect and dropped the token on the way: the target never saw it. It may
-            // have it only if it is this organisation's own address; another tenant's portal never is.
-            var target = request.RequestUri;
-            if (!state.Endpoints.MayReceiveToken(target))
+        var answer = await UnauthorizedAnswers.ResolveAsync(
+            _logger,
+            request,
+            sentTo,
+            token,
+            unauthorized,
+            target =>
             {
+                if (state.Endpoints.MayReceiveToken(target))
+                {
+                    return true;
+                }
+
                 LogNotAttached(target);
-                LogKept(request.Method, target, "a redirect led there, and this organisation's token may not go to that address");
-                return unauthorized;
-            }
-
-            if (!MaySendAgain(request, "not seen by the redirect target"))
-            {
-                return unauthorized;
-            }
-
-            unauthorized.Dispose();
-            request.Headers.Remove(AuthorizationHeader);
-            request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
-            unauthorized = await SendInnerAsync(request, async, cancellationToken).ConfigureAwait(false);
-            if (unauthorized.StatusCode != HttpStatusCode.Unauthorized || !ReferenceEquals(request.RequestUri, target) || IsInsufficientScope(unauthorized))
-            {
-                return unauthorized;
-            }
-        }
-
-        if (!((ITokenSource)state.Manager).Invalidate(token))
+                return false;
+            },
+            state.Manager,
+            "a redirect led there, and this organisation's token may not go to that address",
+            SendInnerAsync,
+            async,
+            cancellationToken).ConfigureAwait(false);
+        if (answer is not null)
         {
-            LogKept(request.Method, request.RequestUri, "a token fetched after the previous one was rejected was rejected too, so the API refuses this client (check its permissions in the ODC Portal); the token is kept until FailureCooldown has passed");
-            return unauthorized;
-        }
-
-        if (!MaySendAgain(request, "rejected and dropped"))
-        {
-            return unauthorized;
+            return answer;
         }
 
         var address = request.RequestUri!;
-        unauthorized.Dispose();
-        _logger.UnauthorizedRetry(request.Method, address.Authority);
         _organizations.Telemetry.UnauthorizedRetry(_organizations.TagOrganization ? address.Host : OdcOrganizationCache.UntaggedOrganization);
 
         // The source is asked again first: a rejected token may mean a rotated secret.

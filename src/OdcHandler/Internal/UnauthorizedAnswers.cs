@@ -8,6 +8,85 @@ namespace OdcHandler.Internal;
 /// </summary>
 internal static partial class UnauthorizedAnswers
 {
+    private const string AuthorizationHeader = "Authorization";
+
+    /// <summary>
+    /// What a 401 to <paramref name="token"/> leads to, up to the point where a fresh token is needed: the answer to
+    /// return, or <see langword="null"/> when the token was dropped (and <paramref name="unauthorized"/> disposed) and the
+    /// request may be sent once more with a fresh one.
+    /// </summary>
+    /// <param name="logger">The handler's logger.</param>
+    /// <param name="request">The request, whose address is where the 401 came from (a redirect may have moved it).</param>
+    /// <param name="sentTo">The address the request was sent to with the token.</param>
+    /// <param name="token">The token the request carried.</param>
+    /// <param name="unauthorized">The 401.</param>
+    /// <param name="mayReceiveToken">Whether an address may receive this client's (or organisation's) token; logs a refusal.</param>
+    /// <param name="tokens">Where the token came from, to drop it.</param>
+    /// <param name="redirectRefusal">Why the token was kept when a redirect led to an address that may not receive it.</param>
+    /// <param name="sendInner">Sends the request to the inner handler (async or not).</param>
+    /// <param name="async">Whether the caller is on the async path.</param>
+    /// <param name="cancellationToken">The caller's cancellation.</param>
+    public static async ValueTask<HttpResponseMessage?> ResolveAsync(
+        ILogger logger,
+        HttpRequestMessage request,
+        Uri sentTo,
+        OdcAccessToken token,
+        HttpResponseMessage unauthorized,
+        Func<Uri?, bool> mayReceiveToken,
+        ITokenSource tokens,
+        string redirectRefusal,
+        Func<HttpRequestMessage, bool, CancellationToken, ValueTask<HttpResponseMessage>> sendInner,
+        bool async,
+        CancellationToken cancellationToken)
+    {
+        if (IsInsufficientScope(unauthorized))
+        {
+            LogKept(logger, request.Method, request.RequestUri, "the API says the client lacks a permission (insufficient_scope), which a new token would not change");
+            return unauthorized;
+        }
+
+        if (!ReferenceEquals(request.RequestUri, sentTo))
+        {
+            // The primary handler followed a redirect and dropped the token on the way: the target never saw it. It may
+            // have it only if it is an address this token is meant for (another tenant's portal never is).
+            var target = request.RequestUri;
+            if (!mayReceiveToken(target))
+            {
+                LogKept(logger, request.Method, target, redirectRefusal);
+                return unauthorized;
+            }
+
+            if (!MaySendAgain(logger, request, "not seen by the redirect target"))
+            {
+                return unauthorized;
+            }
+
+            unauthorized.Dispose();
+            request.Headers.Remove(AuthorizationHeader);
+            request.Headers.TryAddWithoutValidation(AuthorizationHeader, token.AuthorizationHeaderValue);
+            unauthorized = await sendInner(request, async, cancellationToken).ConfigureAwait(false);
+            if (unauthorized.StatusCode != System.Net.HttpStatusCode.Unauthorized || !ReferenceEquals(request.RequestUri, target) || IsInsufficientScope(unauthorized))
+            {
+                return unauthorized;
+            }
+        }
+
+        if (!tokens.Invalidate(token))
+        {
+            LogKept(logger, request.Method, request.RequestUri, "a token fetched after the previous one was rejected was rejected too, so the API refuses this client (check its permissions in the ODC Portal); the token is kept until FailureCooldown has passed");
+            return unauthorized;
+        }
+
+        if (!MaySendAgain(logger, request, "rejected and dropped"))
+        {
+            return unauthorized;
+        }
+
+        unauthorized.Dispose();
+        logger.UnauthorizedRetry(request.Method, request.RequestUri!.Authority);
+        return null;
+    }
+
     /// <summary>Whether the request may be sent once more: it did not opt out and its body can be replayed.</summary>
     public static bool MaySendAgain(ILogger logger, HttpRequestMessage request, string why)
     {
