@@ -131,7 +131,10 @@ internal sealed class OdcRateLimiter : IDisposable
 
         foreach (var limit in _all)
         {
-            limit.Limiter.TryReplenish();
+            if (!limit.IsHeld)
+            {
+                limit.Limiter.TryReplenish();
+            }
         }
     }
 

@@ -75,10 +75,13 @@ internal sealed class OdcRateLimitingHandler(
             {
                 response = await sending.ConfigureAwait(false);
                 sending = null;
+
+                // The permits of that attempt are spent: a resend takes its own, its endpoint's included.
+                endpointHeld = false;
             }
             else
             {
-                var handoff = await WaitForPermitsAsync(endpoint, domain, endpointHeld, cancellationToken).ConfigureAwait(false);
+                var permits = await WaitForPermitsAsync(endpoint, domain, endpointHeld, cancellationToken).ConfigureAwait(false);
                 endpointHeld = false;
                 if (async)
                 {
@@ -90,15 +93,15 @@ internal sealed class OdcRateLimitingHandler(
                     finally
                     {
                         // Handed to the network (its synchronous part ran, where an in-process server reads its clock).
-                        limiter.Handoffs.End(handoff);
+                        permits.Sent(limiter);
                     }
 
                     response = await sent.ConfigureAwait(false);
                 }
                 else
                 {
-                    // A blocking send would hold the window for its whole round trip: let it go just before.
-                    limiter.Handoffs.End(handoff);
+                    // A blocking send would hold the windows for its whole round trip: let them go just before.
+                    permits.Sent(limiter);
                     response = base.Send(request, cancellationToken);
                 }
             }
@@ -143,19 +146,19 @@ internal sealed class OdcRateLimitingHandler(
         }
     }
 
-    /// <returns>The handoff of a permit that had to be waited for, to end once the request is sent (<see cref="PermitHandoffs"/>).</returns>
-    private async ValueTask<Task?> WaitForPermitsAsync(RateLimit? endpoint, RateLimit? domain, bool endpointHeld, CancellationToken cancellationToken)
+    /// <returns>What holds a window until the request is sent: see <see cref="HeldPermits"/>.</returns>
+    private async ValueTask<HeldPermits> WaitForPermitsAsync(RateLimit? endpoint, RateLimit? domain, bool endpointHeld, CancellationToken cancellationToken)
     {
         if (!endpointHeld && limiter.Fleet is { } fleet && await fleet.TryAcquireAsync(endpoint, domain, cancellationToken).ConfigureAwait(false))
         {
-            return null;
+            return default;
         }
 
         endpointHeld = endpointHeld || endpoint is null || endpoint.TryTake();
         var domainHeld = domain is null || (endpointHeld && domain.TryTake());
         if (endpointHeld && domainHeld)
         {
-            return null;
+            return default;
         }
 
         // A permit given up on (MaxWait, the caller's cancellation) after the endpoint's was taken is not handed
@@ -163,41 +166,66 @@ internal sealed class OdcRateLimitingHandler(
         using var timeout = new CancellationTokenSource(limiter.MaxWait, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var waitingFor = endpointHeld ? domain! : endpoint!;
-        Task? handoff = null;
+        var held = default(HeldPermits);
         try
         {
             if (!endpointHeld)
             {
-                (var acquired, handoff) = await endpoint!.WaitAsync(limiter.Handoffs, linked.Token).ConfigureAwait(false);
+                (var acquired, var handoff) = await endpoint!.WaitAsync(limiter.Handoffs, linked.Token).ConfigureAwait(false);
                 if (!acquired)
                 {
                     throw Exceeded(endpoint);
                 }
+
+                held = new HeldPermits(handoff, null);
             }
 
             if (domain is not null && !domainHeld && !domain.TryTake())
             {
-                // The endpoint's permit is held while this request waits for its domain: the window must move on meanwhile.
-                limiter.Handoffs.End(handoff);
+                // The endpoint's permit is held while this request waits for its domain: the endpoint's window stays
+                // where it is until the request leaves, the rest (the domain's window above all) moves on.
+                if (endpoint is not null)
+                {
+                    endpoint.Hold();
+                }
+
+                limiter.Handoffs.End(held.Handoff);
+                held = new HeldPermits(null, endpoint);
                 waitingFor = domain;
-                (var acquired, handoff) = await domain.WaitAsync(limiter.Handoffs, linked.Token).ConfigureAwait(false);
+                (var acquired, var handoff) = await domain.WaitAsync(limiter.Handoffs, linked.Token).ConfigureAwait(false);
                 if (!acquired)
                 {
                     throw Exceeded(domain);
                 }
+
+                held = new HeldPermits(handoff, endpoint);
             }
 
-            return handoff;
+            return held;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            limiter.Handoffs.End(handoff);
+            held.Sent(limiter);
             throw Exceeded(waitingFor);
         }
         catch
         {
-            limiter.Handoffs.End(handoff);
+            held.Sent(limiter);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// What keeps a window from moving on until the request has been handed to the network: the handoff of a permit that
+    /// had to be waited for (<see cref="PermitHandoffs"/>), and the endpoint whose permit was held while the request
+    /// waited for its domain (<see cref="RateLimit.Hold"/>).
+    /// </summary>
+    private readonly record struct HeldPermits(Task? Handoff, RateLimit? HeldEndpoint)
+    {
+        public void Sent(OdcRateLimiter limiter)
+        {
+            limiter.Handoffs.End(Handoff);
+            HeldEndpoint?.Unhold();
         }
     }
 

@@ -6,7 +6,7 @@ namespace OdcHandler.Internal;
 
 /// <summary>
 /// Puts <see cref="OdcRateLimitingHandler"/> directly in front of the primary handler, inside
-/// <see cref="BearerTokenHandler"/> when there is one, whichever of the two was registered first.
+/// <see cref="BearerTokenHandler"/> or <see cref="OdcOrganizationsHandler"/> when there is one, whichever was registered first.
 /// </summary>
 /// <remarks>
 /// Innermost, every request that actually leaves takes its own permits: each attempt of an outer retry, and the
@@ -31,7 +31,7 @@ internal sealed class OdcRateLimitingHandlerBuilderFilter(IEnumerable<OdcRateLim
             services.GetRequiredService<ILoggerFactory>().CreateLogger<OdcRateLimitingHandler>(),
             services.GetRequiredService<OdcTelemetry>(),
             MetricServerAddress(services, name));
-        if (builder.PrimaryHandler is BearerTokenHandler { InnerHandler: { } primary } bearer)
+        if (builder.PrimaryHandler is DelegatingHandler { InnerHandler: { } primary } bearer and (BearerTokenHandler or OdcOrganizationsHandler))
         {
             handler.InnerHandler = primary;
             bearer.InnerHandler = handler;

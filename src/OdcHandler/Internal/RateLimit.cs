@@ -22,6 +22,8 @@ internal sealed class RateLimit
     /// <summary>Waiting requests beyond this many fail at once rather than queue without bound.</summary>
     private const int MaxQueued = 1_000_000;
 
+    private int _held;
+
     public RateLimit(string name, int permitLimit, TimeSpan window, string storeKey)
     {
         Name = name;
@@ -109,4 +111,15 @@ internal sealed class RateLimit
     }
 
     public long Queued => Limiter.GetStatistics()?.CurrentQueuedCount ?? 0;
+
+    /// <summary>
+    /// Whether a request holds one of this limit's permits while it waits for its other limit (an endpoint's permit
+    /// while its domain's pool is spent). The permit was counted when taken, but the request leaves only later: this
+    /// limit's window must not move on meanwhile, or the permit would come back before the request it counted has left.
+    /// </summary>
+    public bool IsHeld => Volatile.Read(ref _held) > 0;
+
+    public void Hold() => Interlocked.Increment(ref _held);
+
+    public void Unhold() => Interlocked.Decrement(ref _held);
 }
