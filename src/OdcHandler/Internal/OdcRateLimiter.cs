@@ -93,7 +93,7 @@ internal sealed class OdcRateLimiter : IDisposable
         }
 
         var path = uri.AbsolutePath;
-        if (!path.StartsWith(ApiPrefix, StringComparison.Ordinal))
+        if (!path.StartsWith(ApiPrefix, StringComparison.OrdinalIgnoreCase))
         {
             return false;
         }
@@ -152,8 +152,9 @@ internal sealed class OdcRateLimiter : IDisposable
             }
         }
 
-        // Uri keeps its host in lower case, so the host compares ordinally.
-        var host = uri.Host;
+        // One organisation however its host is written: Uri keeps it in lower case, and IdnHost is the same for its
+        // Unicode and punycode spellings.
+        var host = uri.IdnHost;
         var port = uri.Port;
         foreach (var candidate in hosts)
         {

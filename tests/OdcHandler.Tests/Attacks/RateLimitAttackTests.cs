@@ -98,7 +98,7 @@ public sealed class RateLimitAttackTests
 
         (await client.GetAsync("https://acme.outsystems.dev/api/identity/v1/users")).Dispose();
         (await client.GetAsync("https://ACME.outsystems.dev:443/api/identity/v1/users")).Dispose();
-        var third = client.GetAsync("https://Acme.OutSystems.dev/api/Identity/v1/users");
+        var third = client.GetAsync("https://Acme.OutSystems.dev/API/Identity/v1/users");
         await RateLimitHost.SettleAsync(() => services.Limiter().Queued == 1);
         Assert.Equal(2, Volatile.Read(ref _sent));
 
@@ -110,6 +110,23 @@ public sealed class RateLimitAttackTests
 
         await DrainAsync([third]);
         Assert.Equal(6, Volatile.Read(ref _sent));
+    }
+
+    /// <summary>One organisation whose host is written in Unicode by one caller and in punycode by another has one pool.</summary>
+    [Fact]
+    public async Task SendAsync_UnicodeAndPunycodeSpellingsOfOneHost_ShareOnePool()
+    {
+        using var services = RateLimitHost.Build(_time, CountingOk, b => b.AddOdcRateLimiting(o => o.DomainLimits["identity"] = 2));
+        var client = services.Client(RateLimitHost.ClientName);
+
+        (await client.GetAsync("https://bücher.outsystems.dev/api/identity/v1/users")).Dispose();
+        (await client.GetAsync("https://xn--bcher-kva.outsystems.dev/api/identity/v1/users")).Dispose();
+        var third = client.GetAsync("https://BÜCHER.outsystems.dev/api/identity/v1/users");
+        await RateLimitHost.SettleAsync(() => services.Limiter().Queued == 1);
+
+        Assert.Equal(2, Volatile.Read(ref _sent));
+        await DrainAsync([third]);
+        Assert.Equal(3, Volatile.Read(ref _sent));
     }
 
     private FakeHttpMessageHandler CountingOk() => new FakeHttpMessageHandler((_, _) =>
