@@ -47,6 +47,8 @@ internal sealed class OdcOrganizationCache : IDisposable
     private readonly object _probeKey = new();
     private readonly bool _systemClock;
     private readonly long _touchInterval;
+    private readonly TimeSpan _slidingExpiration;
+    private readonly object _makingRoom = new();
     private readonly PostEvictionDelegate _evicted;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Lazy<IOdcSharedTokenStore>? _sharedStore;
@@ -97,9 +99,16 @@ internal sealed class OdcOrganizationCache : IDisposable
             _cache = applicationCache;
         }
 
-        // Environment.TickCount64 costs a fraction of a precise timestamp; a fake clock is read as it is.
+        // Environment.TickCount64 costs a fraction of a precise timestamp; a fake clock is read as it is. A request touches
+        // the cache entry at most every second (a quarter of a shorter IdleExpiration), and the entry's sliding expiration
+        // is that much longer than IdleExpiration, so an organisation is never let go sooner than IdleExpiration after
+        // its last request, and at most that much later.
         _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
-        _touchInterval = _systemClock ? 1000 : timeProvider.TimestampFrequency;
+        var touch = TouchInterval(options.IdleExpiration);
+        _slidingExpiration = options.IdleExpiration + touch;
+        _touchInterval = _systemClock
+            ? Math.Max(1, (long)touch.TotalMilliseconds)
+            : Math.Max(1, (long)(touch.TotalSeconds * timeProvider.TimestampFrequency));
         _probe = timeProvider.CreateTimer(static state => ((OdcOrganizationCache)state!).Probe(), this, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
@@ -132,7 +141,13 @@ internal sealed class OdcOrganizationCache : IDisposable
     {
         if (_live.TryGetValue(KeyOf(address), out entry) && !entry.IsEvicted)
         {
-            var now = _systemClock ? Environment.TickCount64 : _timeProvider.GetTimestamp();
+            var now = Now();
+            if (Volatile.Read(ref entry.LastUsed) != now)
+            {
+                // Written only when the clock moved, so busy threads do not fight over the line.
+                Volatile.Write(ref entry.LastUsed, now);
+            }
+
             if (now - Volatile.Read(ref entry.LastTouched) >= _touchInterval)
             {
                 Volatile.Write(ref entry.LastTouched, now);
@@ -247,9 +262,18 @@ internal sealed class OdcOrganizationCache : IDisposable
     private async Task<OdcOrganizationState> AskAgainAsync(OdcOrganizationEntry entry)
     {
         OdcOrganizationCredentials? credentials;
+        OdcOrganizationState current;
+        OdcOrganizationState? next = null;
         try
         {
             credentials = await AskSourceAsync(entry.PortalHost).ConfigureAwait(false);
+            current = entry.State;
+            if (credentials is not null && !credentials.SameAs(current.Credentials))
+            {
+                // Checked before the ask counts as done: credentials that are not valid are a failure of the source, not
+                // a reason to go on with the ones it no longer gives.
+                next = CreateState(entry, credentials);
+            }
         }
         catch (OdcAuthenticationException e) when (!_shutdown.IsCancellationRequested)
         {
@@ -258,7 +282,6 @@ internal sealed class OdcOrganizationCache : IDisposable
         }
 
         entry.ClearSourceFailure();
-        var current = entry.State;
         if (credentials is null)
         {
             _cache.Remove(CacheKey(entry.Key));
@@ -266,12 +289,11 @@ internal sealed class OdcOrganizationCache : IDisposable
         }
 
         current.MarkAsked();
-        if (credentials.SameAs(current.Credentials))
+        if (next is null)
         {
             return current;
         }
 
-        var next = CreateState(entry, credentials);
         if (!entry.Replace(current, next))
         {
             next.Retire();
@@ -314,12 +336,15 @@ internal sealed class OdcOrganizationCache : IDisposable
             var credentials = await AskSourceAsync(portalHost).ConfigureAwait(false) ?? throw NoCredentials(portalHost);
             var entry = new OdcOrganizationEntry(key, portalHost, new Uri(address.GetLeftPart(UriPartial.Authority) + "/"));
             entry.Initialize(CreateState(entry, credentials));
+            entry.LastUsed = entry.LastTouched = Now();
             _live[key] = entry;
-            using (var cacheEntry = _cache.CreateEntry(CacheKey(key)))
+            lock (_makingRoom)
             {
+                MakeRoom();
+                using var cacheEntry = _cache.CreateEntry(CacheKey(key));
                 cacheEntry.Value = entry;
                 cacheEntry.Size = 1;
-                cacheEntry.SlidingExpiration = _options.IdleExpiration;
+                cacheEntry.SlidingExpiration = _slidingExpiration;
                 cacheEntry.RegisterPostEvictionCallback(_evicted, this);
             }
 
@@ -403,6 +428,42 @@ internal sealed class OdcOrganizationCache : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// In OdcHandler's own cache, lets the least recently used organisation go when the cache is full, before a new one
+    /// is added. MemoryCache itself would refuse the newcomer (dropping the organisation just served, whose next request
+    /// would ask the source and fetch again), compact on another thread by its last touch rather than its last use, and
+    /// below a SizeLimit of 20 free nothing at all (5 % of the size, rounded down).
+    /// </summary>
+    private void MakeRoom()
+    {
+        if (!_ownsCache)
+        {
+            return;
+        }
+
+        var cache = (MemoryCache)_cache;
+        var surplus = cache.Count - _options.SizeLimit + 1;
+        if (surplus <= 0)
+        {
+            return;
+        }
+
+        // By the last request, not the last touch; an entry already on its way out (callback pending) is not counted.
+        foreach (var oldest in _live.Values
+            .Where(candidate => !candidate.IsEvicted)
+            .OrderBy(candidate => Volatile.Read(ref candidate.LastUsed))
+            .Take((int)Math.Min(surplus, int.MaxValue)))
+        {
+            cache.Remove(oldest.Key);
+        }
+    }
+
+    /// <summary>How often a request touches its organisation's cache entry: every second, or a quarter of a shorter idle expiration.</summary>
+    internal static TimeSpan TouchInterval(TimeSpan idleExpiration) =>
+        idleExpiration / 4 < TimeSpan.FromSeconds(1) ? idleExpiration / 4 : TimeSpan.FromSeconds(1);
+
+    private long Now() => _systemClock ? Environment.TickCount64 : _timeProvider.GetTimestamp();
 
     /// <summary>
     /// MemoryCache looks for expired entries only when it is accessed; without requests an idle organisation would keep

@@ -30,6 +30,13 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
     public long LastTouched;
 
     /// <summary>
+    /// When a request last used the organisation, in the cache's clock units: the least recently used organisation is
+    /// the one OdcHandler's own cache lets go to make room (the cache entry's own access time is only as fresh as its
+    /// last touch).
+    /// </summary>
+    public long LastUsed;
+
+    /// <summary>
     /// The last time the credential source failed when asked again for this organisation (its token had run out, so
     /// every request failed), until it answers again: the health check counts the organisation as failing meanwhile.
     /// </summary>
@@ -87,6 +94,10 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
         }
 
         expected.Retire();
+
+        // The creating request never came for its lease (it was cancelled while the source was asked): the lease must
+        // not keep the replaced manager, and its old secret, alive until eviction.
+        TakeCreationLease()?.Release();
         return true;
     }
 
