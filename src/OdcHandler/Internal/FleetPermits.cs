@@ -27,7 +27,11 @@ internal sealed class FleetPermits(string clientName, IOdcRateLimitStore store, 
     /// True when the store gave the permits; false when it cannot be used now (the caller takes local permits).
     /// </summary>
     /// <exception cref="OdcRateLimitExceededException">No permit within <see cref="OdcRateLimiter.MaxWait"/>.</exception>
-    public async ValueTask<bool> TryAcquireAsync(RateLimit? endpoint, RateLimit? domain, CancellationToken cancellationToken)
+    /// <param name="endpoint">The endpoint's cap, if it has one.</param>
+    /// <param name="domain">The domain's pool, if it has one.</param>
+    /// <param name="deadline">When the request's MaxWait ends; a local wait after this one ends there too.</param>
+    /// <param name="cancellationToken">The caller's cancellation.</param>
+    public async ValueTask<bool> TryAcquireAsync(RateLimit? endpoint, RateLimit? domain, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         (string Key, int Limit)[] limits = endpoint is null ? [(domain!.StoreKey, domain.PermitLimit)]
             : domain is null ? [(endpoint.StoreKey, endpoint.PermitLimit)]
@@ -35,7 +39,6 @@ internal sealed class FleetPermits(string clientName, IOdcRateLimitStore store, 
 
         // The in-process limiter's margin: a permit comes back one segment after the window, never sooner.
         var window = limiter.Window + (limiter.Window / RateLimit.SegmentsPerWindow);
-        var deadline = time.GetUtcNow() + limiter.MaxWait;
         while (true)
         {
             if (!TryEnter(out var probe))

@@ -149,7 +149,9 @@ internal sealed class OdcRateLimitingHandler(
     /// <returns>What holds a window until the request is sent: see <see cref="HeldPermits"/>.</returns>
     private async ValueTask<HeldPermits> WaitForPermitsAsync(RateLimit? endpoint, RateLimit? domain, bool endpointHeld, CancellationToken cancellationToken)
     {
-        if (!endpointHeld && limiter.Fleet is { } fleet && await fleet.TryAcquireAsync(endpoint, domain, cancellationToken).ConfigureAwait(false))
+        // One MaxWait for the whole wait: the fleet's store first, then (when it fails) the local limits.
+        var deadline = time.GetUtcNow() + limiter.MaxWait;
+        if (!endpointHeld && limiter.Fleet is { } fleet && await fleet.TryAcquireAsync(endpoint, domain, deadline, cancellationToken).ConfigureAwait(false))
         {
             return default;
         }
@@ -163,7 +165,8 @@ internal sealed class OdcRateLimitingHandler(
 
         // A permit given up on (MaxWait, the caller's cancellation) after the endpoint's was taken is not handed
         // back: window limiters cannot return permits, and one unused permit only errs on the safe side.
-        using var timeout = new CancellationTokenSource(limiter.MaxWait, time);
+        var remaining = deadline - time.GetUtcNow();
+        using var timeout = new CancellationTokenSource(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var waitingFor = endpointHeld ? domain! : endpoint!;
         var held = default(HeldPermits);
