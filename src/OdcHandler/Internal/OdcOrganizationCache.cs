@@ -47,6 +47,7 @@ internal sealed class OdcOrganizationCache : IDisposable
     private readonly object _probeKey = new();
     private readonly bool _systemClock;
     private readonly long _touchInterval;
+    private readonly long _expiresAfter;
     private readonly TimeSpan _slidingExpiration;
     private readonly object _makingRoom = new();
     private readonly PostEvictionDelegate _evicted;
@@ -106,9 +107,8 @@ internal sealed class OdcOrganizationCache : IDisposable
         _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
         var touch = TouchInterval(options.IdleExpiration);
         _slidingExpiration = options.IdleExpiration + touch;
-        _touchInterval = _systemClock
-            ? Math.Max(1, (long)touch.TotalMilliseconds)
-            : Math.Max(1, (long)(touch.TotalSeconds * timeProvider.TimestampFrequency));
+        _touchInterval = InClockUnits(touch);
+        _expiresAfter = InClockUnits(_slidingExpiration);
         _probe = timeProvider.CreateTimer(static state => ((OdcOrganizationCache)state!).Probe(), this, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
@@ -139,10 +139,21 @@ internal sealed class OdcOrganizationCache : IDisposable
     /// </summary>
     public bool TryGetCached(Uri address, [NotNullWhen(true)] out OdcOrganizationEntry? entry)
     {
-        if (_live.TryGetValue(KeyOf(address), out entry) && !entry.IsEvicted)
+        if (_live.TryGetValue(KeyOf(address), out entry) && !entry.IsEvicted && !entry.HasLeftCache)
         {
             var now = Now();
-            if (Volatile.Read(ref entry.LastUsed) != now)
+            var lastUsed = Volatile.Read(ref entry.LastUsed);
+            if (now - lastUsed >= _expiresAfter)
+            {
+                // Idle past its expiration, though MemoryCache has not looked yet: it is let go now, and this request
+                // asks the source as a new organisation's would (it may no longer have credentials for the host).
+                entry.LeaveCache();
+                _cache.Remove(CacheKey(entry.Key));
+                entry = null;
+                return false;
+            }
+
+            if (lastUsed != now)
             {
                 // Written only when the clock moved, so busy threads do not fight over the line.
                 Volatile.Write(ref entry.LastUsed, now);
@@ -340,7 +351,7 @@ internal sealed class OdcOrganizationCache : IDisposable
             _live[key] = entry;
             lock (_makingRoom)
             {
-                MakeRoom();
+                MakeRoom(entry);
                 using var cacheEntry = _cache.CreateEntry(CacheKey(key));
                 cacheEntry.Value = entry;
                 cacheEntry.Size = 1;
@@ -435,7 +446,7 @@ internal sealed class OdcOrganizationCache : IDisposable
     /// would ask the source and fetch again), compact on another thread by its last touch rather than its last use, and
     /// below a SizeLimit of 20 free nothing at all (5 % of the size, rounded down).
     /// </summary>
-    private void MakeRoom()
+    private void MakeRoom(OdcOrganizationEntry newcomer)
     {
         if (!_ownsCache)
         {
@@ -443,19 +454,23 @@ internal sealed class OdcOrganizationCache : IDisposable
         }
 
         var cache = (MemoryCache)_cache;
-        var surplus = cache.Count - _options.SizeLimit + 1;
-        if (surplus <= 0)
+        if (cache.Count < _options.SizeLimit)
         {
             return;
         }
 
-        // By the last request, not the last touch; an entry already on its way out (callback pending) is not counted.
+        // By the last request, not the last touch; one already taken out (its eviction callback pending) is not counted.
         foreach (var oldest in _live.Values
-            .Where(candidate => !candidate.IsEvicted)
+            .Where(candidate => !ReferenceEquals(candidate, newcomer) && !candidate.IsEvicted && !candidate.HasLeftCache)
             .OrderBy(candidate => Volatile.Read(ref candidate.LastUsed))
-            .Take((int)Math.Min(surplus, int.MaxValue)))
+            .ToList())
         {
+            oldest.LeaveCache();
             cache.Remove(oldest.Key);
+            if (cache.Count < _options.SizeLimit)
+            {
+                return;
+            }
         }
     }
 
@@ -465,6 +480,10 @@ internal sealed class OdcOrganizationCache : IDisposable
 
     private long Now() => _systemClock ? Environment.TickCount64 : _timeProvider.GetTimestamp();
 
+    private long InClockUnits(TimeSpan span) => _systemClock
+        ? Math.Max(1, (long)span.TotalMilliseconds)
+        : Math.Max(1, (long)(span.TotalSeconds * _timeProvider.TimestampFrequency));
+
     /// <summary>
     /// MemoryCache looks for expired entries only when it is accessed; without requests an idle organisation would keep
     /// its manager (and its refresh timer) long after its idle expiration. Once a minute the cache is accessed for that.
@@ -473,7 +492,15 @@ internal sealed class OdcOrganizationCache : IDisposable
     {
         try
         {
-            _cache.TryGetValue(_probeKey, out _);
+            if (_cache is MemoryCache own && _ownsCache)
+            {
+                // Removes what has expired now, rather than starting a scan on another thread.
+                own.Compact(0);
+            }
+            else
+            {
+                _cache.TryGetValue(_probeKey, out _);
+            }
         }
 #pragma warning disable CA1031 // A timer callback: an application cache disposed under us must not crash the process.
         catch (Exception)

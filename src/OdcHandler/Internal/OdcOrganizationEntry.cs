@@ -7,6 +7,7 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
     private OdcOrganizationState? _state;
     private Task<OdcOrganizationState>? _asking;
     private volatile bool _evicted;
+    private volatile bool _leftCache;
     private OdcOrganizationState? _creationLease;
     private SourceFailure? _sourceFailure;
 
@@ -22,6 +23,14 @@ internal sealed class OdcOrganizationEntry(string key, string portalHost, Uri po
 
     /// <summary>Evicted from the cache (or its cache disposed): requests look it up afresh.</summary>
     public bool IsEvicted => _evicted;
+
+    /// <summary>
+    /// Taken out of the cache by OdcHandler (to make room, or found idle past its expiration by a request), before its
+    /// eviction callback has run: it no longer counts as cached.
+    /// </summary>
+    public bool HasLeftCache => _leftCache;
+
+    public void LeaveCache() => _leftCache = true;
 
     /// <summary>
     /// When a request last touched the cache entry, in the cache's clock units: requests touch it (sliding expiration,
