@@ -316,30 +316,6 @@ public sealed class OrganizationsReviewTests
     private ServiceProvider Build(
         Action<OdcOrganizationsOptions>? configure = null,
         Action<IServiceCollection>? services = null,
-        Action<IHttpClientBuilder>? before = null)
-    {
-        // As OrganizationsTestHost.Build, with a hook for what the application registers on the client before
-        // AddOdcAuthentication<T>().
-        var collection = new ServiceCollection();
-        collection.AddSingleton<TimeProvider>(_time);
-        collection.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
-        collection.AddSingleton(_source);
-        collection.AddHttpClient(OdcAuthenticationDefaults.BackchannelHttpClientName).ConfigurePrimaryHttpMessageHandler(_router.CreateHandler);
-        collection.PostConfigure<HttpStandardResilienceOptions>(OdcAuthenticationDefaults.BackchannelResiliencePipelineName, o =>
-        {
-            o.Retry.UseJitter = false;
-            o.Retry.Delay = TimeSpan.Zero;
-            o.Retry.ShouldRetryAfterHeader = false;
-        });
-        var client = collection.AddHttpClient(OrganizationsTestHost.ClientName);
-        before?.Invoke(client);
-        client.AddOdcAuthentication<TestCredentialSource>(o =>
-            {
-                o.RefreshJitter = TimeSpan.Zero;
-                configure?.Invoke(o);
-            })
-            .ConfigurePrimaryHttpMessageHandler(_router.CreateHandler);
-        services?.Invoke(collection);
-        return collection.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
-    }
+        Action<IHttpClientBuilder>? before = null) =>
+        OrganizationsTestHost.Build(_time, _source, _router, configure, services, before);
 }

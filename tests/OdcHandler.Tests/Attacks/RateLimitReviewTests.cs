@@ -101,22 +101,8 @@ public sealed class RateLimitReviewTests
         var acme = OrganizationsTestHost.Organization(_time, source, "acme");
         acme.MapGet("/api/identity/v1/users", _ => new { results = Array.Empty<object>() });
         var router = new RecordingRouter([acme]);
-        var collection = new ServiceCollection();
-        collection.AddSingleton<TimeProvider>(_time);
-        collection.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
-        collection.AddSingleton(source);
-        collection.AddHttpClient(OdcAuthenticationDefaults.BackchannelHttpClientName).ConfigurePrimaryHttpMessageHandler(router.CreateHandler);
-        collection.PostConfigure<HttpStandardResilienceOptions>(OdcAuthenticationDefaults.BackchannelResiliencePipelineName, o =>
-        {
-            o.Retry.UseJitter = false;
-            o.Retry.Delay = TimeSpan.Zero;
-            o.Retry.ShouldRetryAfterHeader = false;
-        });
-        collection.AddHttpClient(OrganizationsTestHost.ClientName)
-            .ConfigurePrimaryHttpMessageHandler(router.CreateHandler)
-            .AddOdcRateLimiting(o => o.DomainLimits["identity"] = 2)
-            .AddOdcAuthentication<TestCredentialSource>(o => o.RefreshJitter = TimeSpan.Zero);
-        using var services = collection.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        using var services = OrganizationsTestHost.Build(
+            _time, source, router, before: b => b.AddOdcRateLimiting(o => o.DomainLimits["identity"] = 2));
         var client = services.Client();
         var users = new Uri(acme.PortalUri, "/api/identity/v1/users");
 

@@ -95,8 +95,10 @@ public static class OrganizationsTestHost
         TestCredentialSource source,
         RecordingRouter router,
         Action<OdcOrganizationsOptions>? configure = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null,
+        Action<IHttpClientBuilder>? before = null)
     {
+        // before: what the application registers on the client ahead of AddOdcAuthentication<T>().
         var collection = new ServiceCollection();
         collection.AddSingleton<TimeProvider>(time);
         collection.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
@@ -108,8 +110,9 @@ public static class OrganizationsTestHost
             o.Retry.Delay = TimeSpan.Zero;
             o.Retry.ShouldRetryAfterHeader = false;
         });
-        collection.AddHttpClient(ClientName)
-            .AddOdcAuthentication<TestCredentialSource>(o =>
+        var client = collection.AddHttpClient(ClientName);
+        before?.Invoke(client);
+        client.AddOdcAuthentication<TestCredentialSource>(o =>
             {
                 o.RefreshJitter = TimeSpan.Zero;
                 configure?.Invoke(o);
