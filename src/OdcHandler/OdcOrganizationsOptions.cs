@@ -25,6 +25,11 @@ public sealed class OdcOrganizationsOptions
     /// <summary>
     /// How long an organisation that sends no request keeps its cache entry (sliding). By default, 1 hour.
     /// </summary>
+    /// <remarks>
+    /// An organisation is let go no sooner than this after its last request, and at most a second later (a quarter of a
+    /// shorter value): requests touch its cache entry at most that often. A request after that asks the credential
+    /// source again; without requests, its timers stop within a minute.
+    /// </remarks>
     public TimeSpan IdleExpiration { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>
