@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using OdcHandler.Internal;
 using OdcHandler.Testing;
 using OdcHandler.Tests.Fakes;
 using OdcHandler.Tests.Organizations;
@@ -109,8 +110,7 @@ public sealed class RateLimitReviewTests
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(users)).StatusCode);
         acme.RevokeAllTokens();
         var second = client.GetAsync(users);
-        await RateLimitHost.SettleAsync(() => second.IsCompleted || acme.ApiRequests >= 3);
-        await Task.Delay(50);
+        await RateLimitHost.SettleAsync(() => second.IsCompleted || acme.ApiRequests >= 3 || services.GetRequiredService<OdcRateLimiterRegistry>().Get(OrganizationsTestHost.ClientName).Queued == 1);
 
         try
         {

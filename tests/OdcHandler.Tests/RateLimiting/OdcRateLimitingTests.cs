@@ -30,7 +30,9 @@ public sealed class OdcRateLimitingTests
         await RateLimitHost.SettleAsync(() => services.Limiter().Queued == 1);
 
         _time.Advance(TimeSpan.FromSeconds(59));
-        await Task.Delay(20);
+
+        // A permit would be handed over inside Advance, on this thread: still queued means none was.
+        Assert.Equal(1, services.Limiter().Queued);
         Assert.False(late.IsCompleted, "the 101st request left within 60 s of the first");
         await AdvanceUntil(late, TimeSpan.FromSeconds(1), 3);
 
@@ -221,7 +223,9 @@ public sealed class OdcRateLimitingTests
         await RateLimitHost.SettleAsync(() => calls == 1);
 
         _time.Advance(TimeSpan.FromSeconds(4));
-        await Task.Delay(20);
+
+        // The resend's sleep ends inside Advance, on this thread: still counted means it has not ended.
+        Assert.Equal(1, services.Limiter().Queued);
         Assert.False(sending.IsCompleted);
         await AdvanceUntil(sending, TimeSpan.FromSeconds(1), 3);
         Assert.Equal(HttpStatusCode.OK, (await sending).StatusCode);
