@@ -1,12 +1,13 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Time.Testing;
 using OdcHandler.Testing;
 
 namespace OdcHandler.Demo;
 
 /// <summary>
 /// Lists every user of an organisation one per page, more requests than ODC allows in two minutes, against a
-/// <see cref="FakeOdcServer"/> enforcing ODC's published limits, in memory and on a <see cref="SteppingClock"/>.
+/// <see cref="FakeOdcServer"/> enforcing ODC's published limits, in memory and on a <see cref="SteppingTimeProvider"/> driven by <see cref="SteppingClock"/>.
 /// </summary>
 internal static class RateLimitedListing
 {
@@ -24,7 +25,7 @@ internal static class RateLimitedListing
     /// <returns>What happened.</returns>
     public static async Task<Outcome> RunAsync(bool withLimiter)
     {
-        var clock = new SteppingClock();
+        var clock = new SteppingTimeProvider(new FakeTimeProvider(DateTimeOffset.UtcNow));
         var fake = new FakeOdcServer(clock);
         DemoData.MapOnto(fake, clock, moreUsers: Users - 5);
         var counts = new InFlightHandler.Counts();

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using OdcHandler.Demo;
 using Xunit.Abstractions;
 
 namespace OdcHandler.Tests.RateLimiting;
