@@ -55,7 +55,7 @@ public class RateLimitBenchmarks
     }
 
     /// <summary>Both clients in one process, timed in alternating shuffled rounds; the median per-round difference is quoted.</summary>
-    public static async Task<int> RunInterleavedAsync(int rounds = 60, int callsPerRound = 20_000)
+    public static async Task<int> RunInterleavedAsync(int rounds = 200, int callsPerRound = 20_000, int warmUpRounds = 10)
     {
         using var services = CreateServices();
         var factory = services.GetRequiredService<IHttpClientFactory>();
@@ -69,7 +69,7 @@ public class RateLimitBenchmarks
         var samples = clients.Keys.ToDictionary(name => name, _ => new List<double>());
         var bytes = clients.Keys.ToDictionary(name => name, _ => 0.0);
         var random = new Random(42);
-        for (var round = 0; round < rounds + 5; round++)
+        for (var round = 0; round < rounds + warmUpRounds; round++)
         {
             foreach (var name in clients.Keys.OrderBy(_ => random.Next()))
             {
@@ -82,7 +82,7 @@ public class RateLimitBenchmarks
                 }
 
                 watch.Stop();
-                if (round >= 5)
+                if (round >= warmUpRounds)
                 {
                     samples[name].Add(watch.Elapsed.TotalNanoseconds / callsPerRound);
                     bytes[name] = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)callsPerRound;
