@@ -152,9 +152,9 @@ internal sealed class OdcRateLimiter : IDisposable
             }
         }
 
-        // One organisation however its host is written: Uri keeps it in lower case, and IdnHost is the same for its
-        // Unicode and punycode spellings.
-        var host = uri.IdnHost;
+        // One organisation however its host is written: Uri keeps it in lower case, IdnHost is the same for its
+        // Unicode and punycode spellings, and a fully qualified name's trailing dot names the same host.
+        var host = WithoutTrailingDot(uri.IdnHost);
         var port = uri.Port;
         foreach (var candidate in hosts)
         {
@@ -179,6 +179,9 @@ internal sealed class OdcRateLimiter : IDisposable
             return added;
         }
     }
+
+    private static string WithoutTrailingDot(string host) =>
+        host.Length > 1 && host[^1] == '.' ? host[..^1] : host;
 
     private RateLimit? AddDomain(HostLimits host, string name)
     {

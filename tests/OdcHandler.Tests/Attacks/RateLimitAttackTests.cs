@@ -129,6 +129,29 @@ public sealed class RateLimitAttackTests
         Assert.Equal(3, Volatile.Read(ref _sent));
     }
 
+    /// <summary>
+    /// A fully qualified host (<c>acme.outsystems.dev.</c>, the trailing dot DNS allows) names the same organisation,
+    /// so it shares its pool, whichever spelling is seen first.
+    /// </summary>
+    [Theory]
+    [InlineData("https://acme.outsystems.dev./api/identity/v1/users", "https://acme.outsystems.dev/api/identity/v1/users")]
+    [InlineData("https://acme.outsystems.dev/api/identity/v1/users", "https://ACME.outsystems.dev.:443/api/identity/v1/users")]
+    public async Task SendAsync_TrailingDotSpellingOfOneHost_SharesOnePool(string first, string second)
+    {
+        using var services = RateLimitHost.Build(_time, CountingOk, b => b.AddOdcRateLimiting(o => o.DomainLimits["identity"] = 2));
+        var client = services.Client(RateLimitHost.ClientName);
+
+        (await client.GetAsync(first)).Dispose();
+        (await client.GetAsync(second)).Dispose();
+        var third = client.GetAsync(first);
+        var fourth = client.GetAsync(second);
+        await RateLimitHost.SettleAsync(() => services.Limiter().Queued == 2);
+
+        Assert.Equal(2, Volatile.Read(ref _sent));
+        await DrainAsync([third, fourth]);
+        Assert.Equal(4, Volatile.Read(ref _sent));
+    }
+
     private FakeHttpMessageHandler CountingOk() => new FakeHttpMessageHandler((_, _) =>
     {
         Interlocked.Increment(ref _sent);
