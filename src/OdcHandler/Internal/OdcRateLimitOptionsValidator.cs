@@ -24,13 +24,34 @@ internal sealed class OdcRateLimitOptionsValidator : IValidateOptions<OdcRateLim
             errors.Add($"MaxRateLimitedResends must be between 0 and 100; it is {options.MaxRateLimitedResends}.");
         }
 
-        foreach (var rule in options.EndpointLimits.Keys)
+        if (options.DefaultDomainLimit < 0)
         {
-            var space = rule.IndexOf(' ', StringComparison.Ordinal);
-            var path = space < 0 ? string.Empty : rule[(space + 1)..].Trim().Trim('/');
-            if (space <= 0 || path.Length == 0 || path.IndexOf('*', StringComparison.Ordinal) is var star && star >= 0 && star != path.Length - 1)
+            errors.Add($"DefaultDomainLimit must be 0 (no limit) or more; it is {options.DefaultDomainLimit}.");
+        }
+
+        foreach (var (domain, permits) in options.DomainLimits)
+        {
+            if (string.IsNullOrWhiteSpace(domain) || domain.Trim().Contains('/', StringComparison.Ordinal) || !string.Equals(domain, domain.Trim(), StringComparison.Ordinal))
             {
-                errors.Add($"EndpointLimits key '{rule}' must be a method and a path after /api/, such as 'POST identity/v1/users/bulk' or 'POST deployments/v1/*'.");
+                errors.Add($"DomainLimits key '{domain}' must be an API domain: the one path segment after /api/, such as 'identity' or 'environment-configurations', without a version.");
+            }
+
+            if (permits < 0)
+            {
+                errors.Add($"DomainLimits '{domain}' must be 0 (no limit) or more; it is {permits}.");
+            }
+        }
+
+        foreach (var (rule, permits) in options.EndpointLimits)
+        {
+            if (EndpointRuleProblem(rule) is { } problem)
+            {
+                errors.Add($"EndpointLimits key '{rule}' {problem}; write a method and the path after /api/, such as 'POST identity/v1/users/bulk' or 'POST deployments/v1/*'.");
+            }
+
+            if (permits < 0)
+            {
+                errors.Add($"EndpointLimits '{rule}' must be 0 (no limit) or more; it is {permits}.");
             }
         }
 
@@ -38,4 +59,38 @@ internal sealed class OdcRateLimitOptionsValidator : IValidateOptions<OdcRateLim
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(errors.Select(error => $"OdcRateLimiting for HttpClient '{name}': {error}"));
     }
+
+    private static string? EndpointRuleProblem(string rule)
+    {
+        var space = rule.IndexOf(' ', StringComparison.Ordinal);
+        if (space <= 0)
+        {
+            return "has no method";
+        }
+
+        var method = rule[..space].Trim();
+        if (method.Length == 0 || !method.All(IsTokenChar))
+        {
+            return $"starts with '{method}', which is not an HTTP method";
+        }
+
+        var path = rule[(space + 1)..].Trim().Trim('/');
+        if (path.Length == 0)
+        {
+            return "has no path";
+        }
+
+        if (path.StartsWith("api/", StringComparison.OrdinalIgnoreCase))
+        {
+            // Requests are matched on the path after /api/: a key that repeats it would never match one.
+            return "repeats the /api/ prefix";
+        }
+
+        var star = path.IndexOf('*', StringComparison.Ordinal);
+        return star >= 0 && star != path.Length - 1 ? "has a '*' that is not at its end" : null;
+    }
+
+    // RFC 9110 token characters: what HttpMethod accepts.
+    private static bool IsTokenChar(char c) =>
+        char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
 }

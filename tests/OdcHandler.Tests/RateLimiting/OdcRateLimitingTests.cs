@@ -295,6 +295,43 @@ public sealed class OdcRateLimitingTests
         Assert.All(result.Failures!, f => Assert.StartsWith("OdcRateLimiting for HttpClient 'odc': ", f, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("EndpointLimits", "POST, identity/v1/users/bulk", 3, "not an HTTP method")]
+    [InlineData("EndpointLimits", "PO(ST identity/v1/users/bulk", 3, "not an HTTP method")]
+    [InlineData("EndpointLimits", "POST /api/identity/v1/users/bulk", 3, "repeats the /api/ prefix")]
+    [InlineData("EndpointLimits", "POST  ", 3, "has no path")]
+    [InlineData("EndpointLimits", "POST deployments/v1/*/x", 3, "'*' that is not at its end")]
+    [InlineData("EndpointLimits", "POST deployments/v1/*", -1, "0 (no limit) or more")]
+    [InlineData("DomainLimits", "identity/v1", 3, "without a version")]
+    [InlineData("DomainLimits", "/identity", 3, "the one path segment after /api/")]
+    [InlineData("DomainLimits", " identity", 3, "the one path segment after /api/")]
+    [InlineData("DomainLimits", "identity", -5, "0 (no limit) or more")]
+    public void Validator_RefusesALimitKeyOrValueThatCouldNeverApply_SayingWhatToWrite(string setting, string key, int permits, string expected)
+    {
+        var options = new OdcRateLimitOptions();
+        (setting == "DomainLimits" ? options.DomainLimits : options.EndpointLimits)[key] = permits;
+
+        var result = new OdcRateLimitOptionsValidator().Validate("odc", options);
+
+        var failure = Assert.Single(result.Failures ?? []);
+        Assert.Contains($"{setting} ", failure, StringComparison.Ordinal);
+        Assert.Contains($"'{key}'", failure, StringComparison.Ordinal);
+        Assert.Contains(expected, failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validator_AcceptsTheTableAndEveryWayItsKeysAreDocumented()
+    {
+        var options = new OdcRateLimitOptions { DefaultDomainLimit = 0 };
+        options.DomainLimits["environment-configurations"] = 0;
+        options.EndpointLimits["POST /identity/v1/users/bulk"] = 2;
+        options.EndpointLimits["patch native-mobile-builds/v1/*"] = 0;
+
+        var result = new OdcRateLimitOptionsValidator().Validate("odc", options);
+
+        Assert.True(result.Succeeded, string.Join(Environment.NewLine, result.Failures ?? []));
+    }
+
     [Fact]
     public void SendAsync_PermitsFree_AllocatesNothingOfItsOwn()
     {
