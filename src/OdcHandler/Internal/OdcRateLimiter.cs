@@ -21,6 +21,7 @@ internal sealed class OdcRateLimiter : IDisposable
     private volatile HostLimits[] _hosts = [];
     private readonly TimeProvider _time;
     private volatile RateLimit[] _all = [];
+    private readonly CancellationTokenSource _disposing = new();
     private long _sleeping;
 
     public OdcRateLimiter(OdcRateLimitOptions options, TimeProvider time)
@@ -76,6 +77,11 @@ internal sealed class OdcRateLimiter : IDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+        if (IsDisposed)
+        {
+            throw DisposedWhileWaiting();
+        }
+
         var sleep = new Sleep(this);
         Interlocked.Increment(ref _sleeping);
         sleep.Start(delay, cancellationToken);
@@ -116,7 +122,21 @@ internal sealed class OdcRateLimiter : IDisposable
         return domain is not null || endpoint is not null;
     }
 
-    public void Dispose() => _timer.Dispose();
+    /// <summary>Cancelled when the limiter is disposed (its service provider was): every wait ends, unsent.</summary>
+    public CancellationToken Disposing => _disposing.Token;
+
+    public bool IsDisposed => _disposing.IsCancellationRequested;
+
+    /// <summary>What a request that was waiting, or would have to wait, gets once the limiter is disposed.</summary>
+    public static ObjectDisposedException DisposedWhileWaiting() => new(
+        "OdcHandler rate limiter",
+        "The service provider that owns this HttpClient's OdcHandler rate limits was disposed while the request waited for a permit; the request was not sent.");
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        _disposing.Cancel();
+    }
 
     /// <summary>Granted waiters whose requests have not left yet; see <see cref="PermitHandoffs"/>.</summary>
     public PermitHandoffs Handoffs { get; } = new();
@@ -313,15 +333,17 @@ internal sealed class OdcRateLimiter : IDisposable
         private int _finished;
         private ITimer? _timer;
         private CancellationTokenRegistration _cancellation;
+        private CancellationTokenRegistration _disposal;
 
         public void Start(TimeSpan delay, CancellationToken cancellationToken)
         {
             _timer = owner._time.CreateTimer(static state => ((Sleep)state!).Finish(default), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((Sleep)state!).Finish(token), this);
+            _disposal = owner.Disposing.UnsafeRegister(static state => ((Sleep)state!).Finish(default, disposed: true), this);
             _timer.Change(delay, Timeout.InfiniteTimeSpan);
         }
 
-        private void Finish(CancellationToken cancelled)
+        private void Finish(CancellationToken cancelled, bool disposed = false)
         {
             if (Interlocked.Exchange(ref _finished, 1) != 0)
             {
@@ -331,9 +353,14 @@ internal sealed class OdcRateLimiter : IDisposable
             Interlocked.Decrement(ref owner._sleeping);
             _timer?.Dispose();
             _cancellation.Unregister();
+            _disposal.Unregister();
             if (cancelled.IsCancellationRequested)
             {
                 TrySetCanceled(cancelled);
+            }
+            else if (disposed)
+            {
+                TrySetException(DisposedWhileWaiting());
             }
             else
             {

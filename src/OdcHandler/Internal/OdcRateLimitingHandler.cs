@@ -29,6 +29,12 @@ internal sealed class OdcRateLimitingHandler(
             return base.SendAsync(request, cancellationToken);
         }
 
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Nothing will be sent: spend no permit on it.
+            return Task.FromCanceled<HttpResponseMessage>(cancellationToken);
+        }
+
         if (limiter.Fleet is not null)
         {
             // The fleet's permits are a round trip to its store away: no synchronous fast path.
@@ -59,6 +65,8 @@ internal sealed class OdcRateLimitingHandler(
         {
             return base.Send(request, cancellationToken);
         }
+
+        cancellationToken.ThrowIfCancellationRequested();
 
         // A synchronous caller blocks while it waits for a permit, as it would block on the network.
         var sending = SendCoreAsync(request, endpoint, domain, sending: null, endpointHeld: false, async: false, cancellationToken);
@@ -167,7 +175,7 @@ internal sealed class OdcRateLimitingHandler(
         // back: window limiters cannot return permits, and one unused permit only errs on the safe side.
         var remaining = deadline - time.GetUtcNow();
         using var timeout = new CancellationTokenSource(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, limiter.Disposing);
         var waitingFor = endpointHeld ? domain! : endpoint!;
         var held = default(HeldPermits);
         try
@@ -205,6 +213,11 @@ internal sealed class OdcRateLimitingHandler(
             }
 
             return held;
+        }
+        catch (OperationCanceledException) when (limiter.IsDisposed && !cancellationToken.IsCancellationRequested)
+        {
+            held.Sent(limiter);
+            throw OdcRateLimiter.DisposedWhileWaiting();
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
