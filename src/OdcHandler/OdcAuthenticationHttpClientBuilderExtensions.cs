@@ -28,9 +28,10 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
     /// <param name="builder">The HttpClient builder; its name names the options.</param>
     /// <param name="configure">Sets the portal domain, client id, secret and any other option.</param>
     /// <returns>The value of <paramref name="builder"/>.</returns>
+    /// <exception cref="InvalidOperationException">The builder has no client name (it is <c>ConfigureHttpClientDefaults</c>'s).</exception>
     public static IHttpClientBuilder AddOdcAuthentication(this IHttpClientBuilder builder, Action<OdcAuthenticationOptions> configure)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        NamedClientBuilder.Require(builder, nameof(AddOdcAuthentication));
         ArgumentNullException.ThrowIfNull(configure);
         builder.Services.AddOptions<OdcAuthenticationOptions>(builder.Name).Configure(configure);
         return AddCore(builder);
@@ -47,9 +48,10 @@ public static class OdcAuthenticationHttpClientBuilderExtensions
     /// Options are validated at host start (<c>ValidateOnStart</c>) or, without a host, when the client is
     /// first created. Calling this twice on one builder adds the handler once.
     /// </remarks>
+    /// <exception cref="InvalidOperationException">The builder has no client name (it is <c>ConfigureHttpClientDefaults</c>'s).</exception>
     public static IHttpClientBuilder AddOdcAuthentication(this IHttpClientBuilder builder, IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        NamedClientBuilder.Require(builder, nameof(AddOdcAuthentication));
         ArgumentNullException.ThrowIfNull(configuration);
         builder.Services.AddOptions<OdcAuthenticationOptions>(builder.Name).Bind(configuration);
         return AddCore(builder);

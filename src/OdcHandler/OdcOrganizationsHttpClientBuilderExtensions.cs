@@ -39,11 +39,11 @@ public static class OdcOrganizationsHttpClientBuilderExtensions
     /// name takes either this or the single-organisation <c>AddOdcAuthentication</c>, not both.
     /// </para>
     /// </remarks>
-    /// <exception cref="InvalidOperationException">The single-organisation <c>AddOdcAuthentication</c> was called on this client already.</exception>
+    /// <exception cref="InvalidOperationException">The single-organisation <c>AddOdcAuthentication</c> was called on this client already. Or the builder has no client name (it is <c>ConfigureHttpClientDefaults</c>'s).</exception>
     public static IHttpClientBuilder AddOdcAuthentication<TCredentialSource>(this IHttpClientBuilder builder, Action<OdcOrganizationsOptions>? configure = null)
         where TCredentialSource : class, IOdcCredentialSource
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        NamedClientBuilder.Require(builder, "AddOdcAuthentication<TCredentialSource>");
         var services = builder.Services;
         if (services.Any(d => new OdcClientRegistration(builder.Name).Equals(d.ImplementationInstance)))
         {

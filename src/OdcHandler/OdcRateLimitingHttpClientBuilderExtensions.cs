@@ -19,9 +19,10 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
     /// <param name="builder">The HttpClient builder; its name names the options.</param>
     /// <returns>The value of <paramref name="builder"/>.</returns>
     /// <remarks>See <see cref="AddOdcRateLimiting(IHttpClientBuilder, Action{OdcRateLimitOptions})"/>.</remarks>
+    /// <exception cref="InvalidOperationException">The builder has no client name (it is <c>ConfigureHttpClientDefaults</c>'s).</exception>
     public static IHttpClientBuilder AddOdcRateLimiting(this IHttpClientBuilder builder)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        NamedClientBuilder.Require(builder, nameof(AddOdcRateLimiting));
         builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name);
         return AddCore(builder);
     }
@@ -43,9 +44,10 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
     /// <param name="builder">The HttpClient builder; its name names the options.</param>
     /// <param name="configure">Changes the limits or bounds; none needed for ODC's published limits.</param>
     /// <returns>The value of <paramref name="builder"/>.</returns>
+    /// <exception cref="InvalidOperationException">The builder has no client name (it is <c>ConfigureHttpClientDefaults</c>'s).</exception>
     public static IHttpClientBuilder AddOdcRateLimiting(this IHttpClientBuilder builder, Action<OdcRateLimitOptions> configure)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        NamedClientBuilder.Require(builder, nameof(AddOdcRateLimiting));
         ArgumentNullException.ThrowIfNull(configure);
         builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name).Configure(configure);
         return AddCore(builder);
@@ -60,9 +62,10 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
     /// <param name="configuration">A section such as <c>configuration.GetSection("Odc:RateLimits")</c>.</param>
     /// <returns>The value of <paramref name="builder"/>.</returns>
     /// <remarks>See <see cref="AddOdcRateLimiting(IHttpClientBuilder, Action{OdcRateLimitOptions})"/>.</remarks>
+    /// <exception cref="InvalidOperationException">The builder has no client name (it is <c>ConfigureHttpClientDefaults</c>'s).</exception>
     public static IHttpClientBuilder AddOdcRateLimiting(this IHttpClientBuilder builder, IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        NamedClientBuilder.Require(builder, nameof(AddOdcRateLimiting));
         ArgumentNullException.ThrowIfNull(configuration);
         builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name).Bind(configuration);
         return AddCore(builder);
@@ -86,9 +89,10 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
     /// and the instance limits itself with its in-process limiter until the store answers again (asked every 30 seconds).
     /// See <see cref="IOdcRateLimitStore"/> for the contract. Called again for the same client, the last store wins.
     /// </remarks>
+    /// <exception cref="InvalidOperationException">The builder has no client name (it is <c>ConfigureHttpClientDefaults</c>'s).</exception>
     public static IHttpClientBuilder UseRateLimitStore(this IHttpClientBuilder builder, Func<IServiceProvider, IOdcRateLimitStore> createStore)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        NamedClientBuilder.Require(builder, nameof(UseRateLimitStore));
         ArgumentNullException.ThrowIfNull(createStore);
         builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name);
         builder.Services.AddSingleton(new RateLimitStoreRegistration(builder.Name, createStore));

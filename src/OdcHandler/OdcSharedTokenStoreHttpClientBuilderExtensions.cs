@@ -22,9 +22,10 @@ public static class OdcSharedTokenStoreHttpClientBuilderExtensions
     /// wait for it. Store failures never fail a request: the instance fetches its own token. See
     /// <see cref="IOdcSharedTokenStore"/> for the contract. Called again for the same client, the last store wins.
     /// </remarks>
+    /// <exception cref="InvalidOperationException">The builder has no client name (it is <c>ConfigureHttpClientDefaults</c>'s).</exception>
     public static IHttpClientBuilder UseSharedTokenStore(this IHttpClientBuilder builder, Func<IServiceProvider, IOdcSharedTokenStore> createStore)
     {
-        ArgumentNullException.ThrowIfNull(builder);
+        NamedClientBuilder.Require(builder, nameof(UseSharedTokenStore));
         ArgumentNullException.ThrowIfNull(createStore);
         builder.Services.AddSingleton(new SharedTokenStoreRegistration(builder.Name, createStore));
         return builder;

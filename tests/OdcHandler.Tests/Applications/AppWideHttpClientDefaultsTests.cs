@@ -108,4 +108,46 @@ public sealed class AppWideHttpClientDefaultsTests
         Assert.Equal(OdcTestHost.BackchannelAttempts, _server.TokenRequests);
         Assert.Equal(0, _server.ApiRequests);
     }
+
+    /// <summary>
+    /// OdcHandler's settings are found by client name, and the defaults builder has none: called there they would apply
+    /// to no client, silently. Each is refused at registration, saying where to call it instead.
+    /// </summary>
+    [Theory]
+    [InlineData("AddOdcAuthentication")]
+    [InlineData("AddOdcAuthentication(configuration)")]
+    [InlineData("AddOdcAuthentication<TCredentialSource>")]
+    [InlineData("AddOdcRateLimiting")]
+    [InlineData("AddOdcRateLimiting(configure)")]
+    [InlineData("AddOdcRateLimiting(configuration)")]
+    [InlineData("UseRateLimitStore")]
+    [InlineData("UseSharedTokenStore")]
+    public void CalledInConfigureHttpClientDefaults_IsRefusedSayingWhereToCallIt(string method)
+    {
+        var services = new ServiceCollection();
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build();
+        Action<IHttpClientBuilder> add = method switch
+        {
+            "AddOdcAuthentication" => b => b.AddOdcAuthentication(o => o.PortalDomain = "acme.outsystems.dev"),
+            "AddOdcAuthentication(configuration)" => b => b.AddOdcAuthentication(configuration),
+            "AddOdcAuthentication<TCredentialSource>" => b => b.AddOdcAuthentication<NoOrganizations>(),
+            "AddOdcRateLimiting" => b => b.AddOdcRateLimiting(),
+            "AddOdcRateLimiting(configure)" => b => b.AddOdcRateLimiting(o => o.DomainLimits["identity"] = 2),
+            "AddOdcRateLimiting(configuration)" => b => b.AddOdcRateLimiting(configuration),
+            "UseRateLimitStore" => b => b.UseRateLimitStore(_ => throw new InvalidOperationException("not created")),
+            _ => b => b.UseSharedTokenStore(_ => throw new InvalidOperationException("not created")),
+        };
+
+        var failure = Assert.Throws<InvalidOperationException>(() => services.ConfigureHttpClientDefaults(add));
+
+        Assert.Contains("ConfigureHttpClientDefaults", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("AddHttpClient", failure.Message, StringComparison.Ordinal);
+        Assert.StartsWith(method.Split('(')[0], failure.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class NoOrganizations : IOdcCredentialSource
+    {
+        public ValueTask<OdcOrganizationCredentials?> GetCredentialsAsync(string portalHost, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<OdcOrganizationCredentials?>(null);
+    }
 }
