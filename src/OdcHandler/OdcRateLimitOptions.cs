@@ -70,6 +70,11 @@ public sealed class OdcRateLimitOptions
     /// The longest a request waits for a permit before it fails with <see cref="OdcRateLimitExceededException"/>,
     /// unsent. By default, 2 minutes. <see cref="TimeSpan.Zero"/> fails at once when no permit is free.
     /// </summary>
+    /// <remarks>
+    /// <see cref="HttpClient.Timeout"/> counts this wait too: a client whose <c>Timeout</c> is still the default 100 s
+    /// gets <c>MaxWait</c> added to it, so the request keeps 100 s on the network. A <c>Timeout</c> you set yourself
+    /// (to anything but 100 s), or a resilience pipeline's timeouts, should be longer than <c>MaxWait</c>.
+    /// </remarks>
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>

@@ -12,6 +12,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// </summary>
 public static class OdcRateLimitingHttpClientBuilderExtensions
 {
+    private static readonly TimeSpan DefaultHttpClientTimeout = TimeSpan.FromSeconds(100);
+
     /// <summary>
     /// Makes every request to <c>/api/…</c> wait for a permit under ODC's published rate limits (the defaults of
     /// <see cref="OdcRateLimitOptions"/>) instead of being sent and refused with 429.
@@ -115,8 +117,23 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
         {
             services.AddSingleton(registration);
             services.AddOptions<OdcRateLimitOptions>(builder.Name).ValidateOnStart();
+            builder.ConfigureHttpClient((provider, client) => LeaveTimeForThePermit(client, provider.GetRequiredService<IOptionsMonitor<OdcRateLimitOptions>>().Get(builder.Name)));
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// HttpClient.Timeout counts the wait for a permit too: left at its default (100 s, shorter than the default
+    /// MaxWait), it would end a long wait in a TaskCanceledException that names no limit, before MaxWait's
+    /// OdcRateLimitExceededException. The default grows by MaxWait, so the request keeps its 100 s on the network; a
+    /// timeout the application chose is kept.
+    /// </summary>
+    private static void LeaveTimeForThePermit(HttpClient client, OdcRateLimitOptions options)
+    {
+        if (client.Timeout == DefaultHttpClientTimeout)
+        {
+            client.Timeout = DefaultHttpClientTimeout + options.MaxWait;
+        }
     }
 }

@@ -332,6 +332,35 @@ public sealed class OdcRateLimitingTests
         Assert.True(result.Succeeded, string.Join(Environment.NewLine, result.Failures ?? []));
     }
 
+    /// <summary>
+    /// HttpClient.Timeout runs over the wait for a permit too; left at its 100 s default it would end a wait before
+    /// MaxWait in a TaskCanceledException that names no limit. The default grows by MaxWait; a timeout the
+    /// application set, before or after AddOdcRateLimiting, is its own.
+    /// </summary>
+    [Theory]
+    [InlineData(null, 120, 220)]
+    [InlineData(null, 300, 400)]
+    [InlineData(null, 0, 100)]
+    [InlineData(30, 120, 30)]
+    [InlineData(-1, 120, -1)]
+    public void CreateClient_DefaultTimeoutGrowsByMaxWait_AnApplicationTimeoutIsKept(int? timeoutSeconds, int maxWaitSeconds, int expectedSeconds)
+    {
+        TimeSpan Seconds(int s) => s < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(s);
+        void SetTimeout(HttpClient c)
+        {
+            if (timeoutSeconds is { } t)
+            {
+                c.Timeout = Seconds(t);
+            }
+        }
+
+        using var before = RateLimitHost.Build(_time, _api.CreateHandler, b => b.ConfigureHttpClient(SetTimeout).AddOdcRateLimiting(o => o.MaxWait = Seconds(maxWaitSeconds)));
+        using var after = RateLimitHost.Build(_time, _api.CreateHandler, b => b.AddOdcRateLimiting(o => o.MaxWait = Seconds(maxWaitSeconds)).ConfigureHttpClient(SetTimeout));
+
+        Assert.Equal(Seconds(expectedSeconds), before.Client(RateLimitHost.ClientName).Timeout);
+        Assert.Equal(Seconds(expectedSeconds), after.Client(RateLimitHost.ClientName).Timeout);
+    }
+
     [Fact]
     public void SendAsync_PermitsFree_AllocatesNothingOfItsOwn()
     {
