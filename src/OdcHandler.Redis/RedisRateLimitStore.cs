@@ -11,11 +11,13 @@ namespace OdcHandler.Redis;
 internal sealed class RedisRateLimitStore : IOdcRateLimitStore, IDisposable
 {
     // KEYS: the limits. ARGV: now (µs since the Unix epoch), window (µs), a unique member, then each limit's count.
-    // Returns 0 when every permit was taken, else the µs until the last refusing limit has one free.
+    // Returns {0, 0} when every permit was taken, else {the µs until the last refusing limit has one free, that
+    // limit's index from 0}.
     private const string AcquireScript = """
         local now = tonumber(ARGV[1])
         local window = tonumber(ARGV[2])
         local wait = 0
+        local refused = 0
         for i, key in ipairs(KEYS) do
           local limit = tonumber(ARGV[3 + i])
           redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
@@ -23,16 +25,19 @@ internal sealed class RedisRateLimitStore : IOdcRateLimitStore, IDisposable
           if count >= limit then
             local entry = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
             local free = tonumber(entry[2]) + window - now
-            if free > wait then wait = free end
+            if free > wait then
+              wait = free
+              refused = i - 1
+            end
           end
         end
-        if wait > 0 then return wait end
+        if wait > 0 then return {wait, refused} end
         local ttl = math.ceil(window / 1000)
         for i, key in ipairs(KEYS) do
           redis.call('ZADD', key, now, ARGV[3])
           redis.call('PEXPIRE', key, ttl)
         end
-        return 0
+        return {0, 0}
         """;
 
     private readonly OdcRedisRateLimitOptions _options;
@@ -44,7 +49,7 @@ internal sealed class RedisRateLimitStore : IOdcRateLimitStore, IDisposable
         _connection = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
     }
 
-    public async ValueTask<TimeSpan> TryAcquireAsync(IReadOnlyList<(string Key, int Limit)> limits, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken)
+    public async ValueTask<(TimeSpan Wait, int RefusedBy)> TryAcquireAsync(IReadOnlyList<(string Key, int Limit)> limits, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken)
     {
         var keys = new RedisKey[limits.Count];
         var values = new RedisValue[3 + limits.Count];
@@ -59,9 +64,9 @@ internal sealed class RedisRateLimitStore : IOdcRateLimitStore, IDisposable
             values[3 + i] = limits[i].Limit;
         }
 
-        var result = await Core().WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-        var microseconds = (long)result;
-        return microseconds <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks(microseconds * TimeSpan.TicksPerMicrosecond);
+        var result = (RedisResult[])(await Core().WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false))!;
+        var microseconds = (long)result[0];
+        return microseconds <= 0 ? (TimeSpan.Zero, 0) : (TimeSpan.FromTicks(microseconds * TimeSpan.TicksPerMicrosecond), (int)result[1]);
 
         async Task<RedisResult> Core() =>
             await (await _connection.Value.ConfigureAwait(false)).GetDatabase().ScriptEvaluateAsync(AcquireScript, keys, values).ConfigureAwait(false);

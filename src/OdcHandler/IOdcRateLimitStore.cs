@@ -38,9 +38,11 @@ public interface IOdcRateLimitStore
     /// <param name="window">The span in which no more than each limit may be taken.</param>
     /// <param name="cancellationToken">The request's cancellation.</param>
     /// <returns>
-    /// <see cref="TimeSpan.Zero"/> when the permits were taken; otherwise, with nothing taken, how long from
+    /// <c>Wait</c>: <see cref="TimeSpan.Zero"/> when the permits were taken; otherwise, with nothing taken, how long from
     /// <paramref name="now"/> until every refusing limit can have a permit free again (the caller asks again then).
+    /// <c>RefusedBy</c>, when something was refused: the index in <paramref name="limits"/> of the refusing limit whose
+    /// permit comes free last, which the request's <see cref="OdcRateLimitExceededException"/> names if it waits no
+    /// longer; ignored when the permits were taken.
     /// </returns>
-    /// <exception cref="Exception">Any exception when the store cannot answer.</exception>
-    ValueTask<TimeSpan> TryAcquireAsync(IReadOnlyList<(string Key, int Limit)> limits, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken);
+    ValueTask<(TimeSpan Wait, int RefusedBy)> TryAcquireAsync(IReadOnlyList<(string Key, int Limit)> limits, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken);
 }

@@ -125,6 +125,48 @@ public sealed class RedisRateLimitTests(RedisServer redis, ITestOutputHelper out
         Assert.Single(_logs, l => l.Id.Id == 43);
     }
 
+    /// <summary>
+    /// A request refused by the shared budget past MaxWait names the limit Redis refused it for: a spent domain pool when
+    /// its endpoint cap has permits left, the cap when the pool has.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 10, "deployments")]
+    [InlineData(100, 1, "POST deployments/v1/deployment-operations")]
+    public async Task SharedBudgetSpent_TheExceptionNamesTheLimitRedisRefused(int domainPool, int endpointCap, string expected)
+    {
+        var odc = CreateOdc();
+        odc.MapGet("/api/deployments/v1/deployment-operations", _ => new { results = Array.Empty<object>() });
+        odc.MapPost("/api/deployments/v1/deployment-operations", _ => new { key = Guid.NewGuid() });
+        var prefix = "test-" + Guid.NewGuid().ToString("N") + ":";
+        using var instance = Instance(odc, b => b
+            .AddOdcRateLimiting(o =>
+            {
+                o.DomainLimits["deployments"] = domainPool;
+                o.EndpointLimits["POST deployments/v1/*"] = endpointCap;
+                o.MaxWait = TimeSpan.Zero;
+            })
+            .UseRedisRateLimits(o =>
+            {
+                o.Configuration = redis.Configuration;
+                o.KeyPrefix = prefix;
+                o.OperationTimeout = TimeSpan.FromSeconds(5);
+            }));
+        var client = instance.GetRequiredService<IHttpClientFactory>().CreateClient(ClientName);
+        // Spend the tighter of the two: the pool with GETs (which leave the POST cap alone), or the cap with POSTs.
+        for (var i = 0; i < Math.Min(domainPool, endpointCap); i++)
+        {
+            using var spent = domainPool < endpointCap
+                ? await client.GetAsync("deployments/v1/deployment-operations")
+                : await client.PostAsync("deployments/v1/deployment-operations", new StringContent("{}"));
+            spent.EnsureSuccessStatusCode();
+        }
+
+        var refused = await Assert.ThrowsAsync<OdcRateLimitExceededException>(() => client.PostAsync("deployments/v1/deployment-operations", new StringContent("{}")));
+
+        Assert.Equal(expected, refused.LimitName);
+        Assert.DoesNotContain(_logs, l => l.Id.Id == 43);
+    }
+
     private FakeOdcServer CreateOdc()
     {
         var odc = new FakeOdcServer(_time);

@@ -48,9 +48,10 @@ internal sealed class FleetPermits(string clientName, IOdcRateLimitStore store, 
 
             var now = time.GetUtcNow();
             TimeSpan wait;
+            int refusedBy;
             try
             {
-                wait = await store.TryAcquireAsync(limits, now, window, cancellationToken).ConfigureAwait(false);
+                (wait, refusedBy) = await store.TryAcquireAsync(limits, now, window, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -82,8 +83,8 @@ internal sealed class FleetPermits(string clientName, IOdcRateLimitStore store, 
             now = time.GetUtcNow();
             if (now >= deadline)
             {
-                // The store does not say which limit refused; the tightest one the request counts against is the likely one.
-                var limit = endpoint ?? domain!;
+                // The limit the store says refused (limits are [endpoint, domain] when there are two).
+                var limit = limits.Length == 2 && refusedBy == 1 ? domain! : endpoint ?? domain!;
                 logger.RateLimitWaitExceeded(limit.Name, limit.PermitLimit, limit.Window, limiter.MaxWait);
                 throw new OdcRateLimitExceededException(limit.Name, limit.PermitLimit, limit.Window, limiter.MaxWait);
             }

@@ -83,7 +83,7 @@ public sealed class RateLimitReview2Tests
 
         public bool Fails { get; set; }
 
-        public ValueTask<TimeSpan> TryAcquireAsync(IReadOnlyList<(string Key, int Limit)> limits, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken) =>
-            Fails ? throw new InvalidOperationException("store down") : ValueTask.FromResult(Refusal);
+        public ValueTask<(TimeSpan Wait, int RefusedBy)> TryAcquireAsync(IReadOnlyList<(string Key, int Limit)> limits, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken) =>
+            Fails ? throw new InvalidOperationException("store down") : ValueTask.FromResult((Refusal, 0));
     }
 }

@@ -423,25 +423,26 @@ public sealed class RateLimitReview3Tests
     {
         private readonly Dictionary<string, List<DateTimeOffset>> _taken = new(StringComparer.Ordinal);
 
-        public ValueTask<TimeSpan> TryAcquireAsync(IReadOnlyList<(string Key, int Limit)> limits, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken)
+        public ValueTask<(TimeSpan Wait, int RefusedBy)> TryAcquireAsync(IReadOnlyList<(string Key, int Limit)> limits, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken)
         {
             lock (_taken)
             {
                 var wait = TimeSpan.Zero;
-                foreach (var (key, limit) in limits)
+                var refusedBy = 0;
+                for (var i = 0; i < limits.Count; i++)
                 {
+                    var (key, limit) = limits[i];
                     var times = _taken.TryGetValue(key, out var found) ? found : _taken[key] = [];
                     times.RemoveAll(t => now - t >= window);
-                    if (times.Count >= limit)
+                    if (times.Count >= limit && times[times.Count - limit] + window - now is var free && free > wait)
                     {
-                        var free = times[times.Count - limit] + window - now;
-                        wait = free > wait ? free : wait;
+                        (wait, refusedBy) = (free, i);
                     }
                 }
 
                 if (wait > TimeSpan.Zero)
                 {
-                    return ValueTask.FromResult(wait);
+                    return ValueTask.FromResult((wait, refusedBy));
                 }
 
                 foreach (var (key, _) in limits)
@@ -449,7 +450,7 @@ public sealed class RateLimitReview3Tests
                     _taken[key].Add(now);
                 }
 
-                return ValueTask.FromResult(TimeSpan.Zero);
+                return ValueTask.FromResult((TimeSpan.Zero, 0));
             }
         }
     }
