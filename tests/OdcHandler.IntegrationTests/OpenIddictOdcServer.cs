@@ -59,11 +59,12 @@ public sealed class OpenIddictOdcServer : IAsyncDisposable
     /// A service provider with one HttpClient, <see cref="ClientName"/>, that calls this server's API through
     /// <c>AddOdcAuthentication</c>, as an application would.
     /// </summary>
-    public ServiceProvider CreateClientServices(Action<OdcAuthenticationOptions>? configure = null)
+    public ServiceProvider CreateClientServices(Action<OdcAuthenticationOptions>? configure = null, Action<IHttpClientBuilder>? client = null)
     {
         var services = new ServiceCollection();
-        services.AddHttpClient(ClientName, c => c.BaseAddress = new Uri(Portal, "/api/"))
-            .AddOdcAuthentication(o =>
+        var builder = services.AddHttpClient(ClientName, c => c.BaseAddress = new Uri(Portal, "/api/"));
+        client?.Invoke(builder);
+        builder.AddOdcAuthentication(o =>
             {
                 o.PortalDomain = PortalDomain;
                 o.ClientId = ClientId;

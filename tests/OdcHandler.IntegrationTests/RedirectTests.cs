@@ -4,8 +4,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace OdcHandler.IntegrationTests;
 
 /// <summary>
-/// Redirects over real sockets: SocketsHttpHandler follows them, drops the Authorization header on the way and
-/// rewrites the request's address. Whatever the target answers, the token goes only where it may.
+/// Redirects over real sockets: SocketsHttpHandler follows them (or, on a client with AddOdcRateLimiting, the limiter
+/// does, so that each hop takes its own permits), drops the Authorization header on the way and rewrites the request's
+/// address. Whatever the target answers, the token goes only where it may.
 /// </summary>
 public sealed class RedirectTests(LongLivedTokensServer fixture) : IClassFixture<LongLivedTokensServer>
 {
@@ -15,14 +16,16 @@ public sealed class RedirectTests(LongLivedTokensServer fixture) : IClassFixture
         services.GetRequiredService<IHttpClientFactory>().CreateClient(OpenIddictOdcServer.ClientName);
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task RedirectToAnotherOriginThatAnswers401_IsReturnedWithoutDroppingOrResendingTheToken(bool synchronous)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task RedirectToAnotherOriginThatAnswers401_IsReturnedWithoutDroppingOrResendingTheToken(bool synchronous, bool rateLimited)
     {
         await using var other = await RecordingServer.StartAsync();
         other.StatusCode = (int)HttpStatusCode.Unauthorized;
         _server.RedirectTarget = new Uri(other.Address, "/steal");
-        using var services = _server.CreateClientServices();
+        using var services = _server.CreateClientServices(client: rateLimited ? b => b.AddOdcRateLimiting() : null);
         var client = Client(services);
         (await client.GetAsync("identity/v1/users")).Dispose();
         var tokensBefore = _server.TokenRequests;
@@ -39,12 +42,14 @@ public sealed class RedirectTests(LongLivedTokensServer fixture) : IClassFixture
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task RedirectWithinThePortal_CostsNoTokenRequestPerCall(bool synchronous)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task RedirectWithinThePortal_CostsNoTokenRequestPerCall(bool synchronous, bool rateLimited)
     {
         _server.RedirectTarget = new Uri(_server.Portal, "/api/identity/v1/users");
-        using var services = _server.CreateClientServices();
+        using var services = _server.CreateClientServices(client: rateLimited ? b => b.AddOdcRateLimiting() : null);
         var client = Client(services);
         var tokensBefore = _server.TokenRequests;
 

@@ -7,7 +7,8 @@ namespace OdcHandler.Internal;
 /// Holds each request until its endpoint cap and its domain pool both have a permit, then sends it; resends a
 /// request answered 429 anyway after the window can have moved on. Sits directly in front of the primary handler
 /// (inside <see cref="BearerTokenHandler"/> and any resilience pipeline), so every request that leaves, a 401 retry
-/// or an outer retry's attempt included, takes its own permits.
+/// or an outer retry's attempt included, takes its own permits. When the primary handler would follow redirects,
+/// this handler follows them instead (<paramref name="maxRedirects"/>), so each hop takes its own permits too.
 /// </summary>
 /// <param name="limiter">The client's limits.</param>
 /// <param name="time">The clock the waits run on.</param>
@@ -17,8 +18,12 @@ namespace OdcHandler.Internal;
 /// The <c>server.address</c> tag of every measurement, instead of the request's host: a multi-organisation client whose
 /// application did not opt in to tagging organisations passes a fixed value, so metrics do not grow with its tenants.
 /// </param>
+/// <param name="maxRedirects">
+/// How many redirects to follow, as the primary handler would have (its <c>MaxAutomaticRedirections</c>) before its
+/// own following was turned off; 0 when the primary handler does not follow redirects.
+/// </param>
 internal sealed class OdcRateLimitingHandler(
-    OdcRateLimiter limiter, TimeProvider time, ILogger logger, OdcTelemetry telemetry, string? metricServerAddress = null) : DelegatingHandler
+    OdcRateLimiter limiter, TimeProvider time, ILogger logger, OdcTelemetry telemetry, string? metricServerAddress = null, int maxRedirects = 0) : DelegatingHandler
 {
     /// <inheritdoc />
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -26,7 +31,16 @@ internal sealed class OdcRateLimitingHandler(
         ArgumentNullException.ThrowIfNull(request);
         if (!limiter.TryGetLimits(request, out var endpoint, out var domain))
         {
-            return base.SendAsync(request, cancellationToken);
+            if (maxRedirects == 0)
+            {
+                return base.SendAsync(request, cancellationToken);
+            }
+
+            // Not limited itself, but a redirect from it may lead to a limited address.
+            var unlimited = base.SendAsync(request, cancellationToken);
+            return unlimited.IsCompletedSuccessfully && !IsRedirect(unlimited.Result.StatusCode)
+                ? unlimited
+                : SendCoreAsync(request, null, null, unlimited, endpointHeld: false, async: true, cancellationToken).AsTask();
         }
 
         if (cancellationToken.IsCancellationRequested)
@@ -46,7 +60,7 @@ internal sealed class OdcRateLimitingHandler(
         {
             // Permits free and an answer that is already there and is not a 429: no state machine, no allocation.
             var sending = base.SendAsync(request, cancellationToken);
-            if (sending.IsCompletedSuccessfully && sending.Result.StatusCode != HttpStatusCode.TooManyRequests)
+            if (sending.IsCompletedSuccessfully && sending.Result.StatusCode != HttpStatusCode.TooManyRequests && (maxRedirects == 0 || !IsRedirect(sending.Result.StatusCode)))
             {
                 return sending;
             }
@@ -63,7 +77,12 @@ internal sealed class OdcRateLimitingHandler(
         ArgumentNullException.ThrowIfNull(request);
         if (!limiter.TryGetLimits(request, out var endpoint, out var domain))
         {
-            return base.Send(request, cancellationToken);
+            if (maxRedirects == 0)
+            {
+                return base.Send(request, cancellationToken);
+            }
+
+            endpoint = domain = null;
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -76,7 +95,9 @@ internal sealed class OdcRateLimitingHandler(
     private async ValueTask<HttpResponseMessage> SendCoreAsync(
         HttpRequestMessage request, RateLimit? endpoint, RateLimit? domain, Task<HttpResponseMessage>? sending, bool endpointHeld, bool async, CancellationToken cancellationToken)
     {
-        for (var resends = 0; ; resends++)
+        var resends = 0;
+        var redirects = 0;
+        while (true)
         {
             HttpResponseMessage response;
             if (sending is not null)
@@ -114,7 +135,23 @@ internal sealed class OdcRateLimitingHandler(
                 }
             }
 
-            if (response.StatusCode != HttpStatusCode.TooManyRequests)
+            if (redirects < maxRedirects && RedirectTarget(request, response) is { } target)
+            {
+                // What the primary handler would have done, except that the next hop waits for its own permits.
+                redirects++;
+                var status = response.StatusCode;
+                response.Dispose();
+                FollowRedirect(request, status, target);
+                if (!limiter.TryGetLimits(request, out endpoint, out domain))
+                {
+                    endpoint = domain = null;
+                }
+
+                endpointHeld = false;
+                continue;
+            }
+
+            if (response.StatusCode != HttpStatusCode.TooManyRequests || (endpoint is null && domain is null))
             {
                 return response;
             }
@@ -141,6 +178,7 @@ internal sealed class OdcRateLimitingHandler(
             }
 
             logger.RateLimitedResending(request.Method, host, limit.Name, delay, resends + 1);
+            resends++;
             response.Dispose();
             var waiting = limiter.SleepAsync(delay, cancellationToken);
             if (async)
@@ -157,6 +195,12 @@ internal sealed class OdcRateLimitingHandler(
     /// <returns>What holds a window until the request is sent: see <see cref="HeldPermits"/>.</returns>
     private async ValueTask<HeldPermits> WaitForPermitsAsync(RateLimit? endpoint, RateLimit? domain, bool endpointHeld, CancellationToken cancellationToken)
     {
+        if (endpoint is null && domain is null)
+        {
+            // A redirect's hop to an address no limit covers.
+            return default;
+        }
+
         // One MaxWait for the whole wait: the fleet's store first, then (when it fails) the local limits.
         var deadline = time.GetUtcNow() + limiter.MaxWait;
         if (!endpointHeld && limiter.Fleet is { } fleet && await fleet.TryAcquireAsync(endpoint, domain, deadline, cancellationToken).ConfigureAwait(false))
@@ -249,6 +293,54 @@ internal sealed class OdcRateLimitingHandler(
     {
         logger.RateLimitWaitExceeded(limit.Name, limit.PermitLimit, limit.Window, limiter.MaxWait);
         return new OdcRateLimitExceededException(limit.Name, limit.PermitLimit, limit.Window, limiter.MaxWait);
+    }
+
+    private static bool IsRedirect(HttpStatusCode status) => status is HttpStatusCode.MultipleChoices or HttpStatusCode.MovedPermanently
+        or HttpStatusCode.Found or HttpStatusCode.SeeOther or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect;
+
+    /// <summary>
+    /// Where a redirect leads, by the rules <c>SocketsHttpHandler</c> follows: a relative <c>Location</c> resolved against
+    /// the request, the request's fragment kept when the target has none, and never from https to http (nor to
+    /// another scheme): such a redirect is returned as it is.
+    /// </summary>
+    private static Uri? RedirectTarget(HttpRequestMessage request, HttpResponseMessage response)
+    {
+        if (!IsRedirect(response.StatusCode) || response.Headers.Location is not { } location || request.RequestUri is not { IsAbsoluteUri: true } from)
+        {
+            return null;
+        }
+
+        var target = location.IsAbsoluteUri ? location : new Uri(from, location);
+        if (from.Fragment.Length > 1 && target.Fragment.Length == 0)
+        {
+            target = new UriBuilder(target) { Fragment = from.Fragment[1..] }.Uri;
+        }
+
+        var allowed = target.Scheme == Uri.UriSchemeHttps || (target.Scheme == Uri.UriSchemeHttp && from.Scheme != Uri.UriSchemeHttps);
+        return allowed ? target : null;
+    }
+
+    /// <summary>
+    /// Readies the request for its next hop as <c>SocketsHttpHandler</c> does: no <c>Authorization</c> header (the
+    /// target may not be meant to get the token; <see cref="BearerTokenHandler"/> decides after the answer), and a POST
+    /// redirected by 301, 302 or 300, or anything but GET and HEAD redirected by 303, becomes a GET without a body.
+    /// </summary>
+    private static void FollowRedirect(HttpRequestMessage request, HttpStatusCode status, Uri target)
+    {
+        request.Headers.Authorization = null;
+        request.RequestUri = target;
+        var toGet = status is HttpStatusCode.MovedPermanently or HttpStatusCode.Found or HttpStatusCode.MultipleChoices
+            ? request.Method == HttpMethod.Post
+            : status == HttpStatusCode.SeeOther && request.Method != HttpMethod.Get && request.Method != HttpMethod.Head;
+        if (toGet)
+        {
+            request.Method = HttpMethod.Get;
+            request.Content = null;
+            if (request.Headers.TransferEncodingChunked == true)
+            {
+                request.Headers.TransferEncodingChunked = false;
+            }
+        }
     }
 
     private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch

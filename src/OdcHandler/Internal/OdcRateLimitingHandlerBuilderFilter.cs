@@ -25,23 +25,54 @@ internal sealed class OdcRateLimitingHandlerBuilderFilter(IEnumerable<OdcRateLim
         }
 
         var services = builder.Services;
+        var bearer = builder.PrimaryHandler is DelegatingHandler { InnerHandler: not null } outer and (BearerTokenHandler or OdcOrganizationsHandler) ? outer : null;
+        var primary = bearer?.InnerHandler ?? builder.PrimaryHandler;
         var handler = new OdcRateLimitingHandler(
             services.GetRequiredService<OdcRateLimiterRegistry>().Get(name),
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<ILoggerFactory>().CreateLogger<OdcRateLimitingHandler>(),
             services.GetRequiredService<OdcTelemetry>(),
-            MetricServerAddress(services, name));
-        if (builder.PrimaryHandler is DelegatingHandler { InnerHandler: { } primary } bearer and (BearerTokenHandler or OdcOrganizationsHandler))
+            MetricServerAddress(services, name),
+            TakeOverRedirects(primary))
         {
-            handler.InnerHandler = primary;
+            InnerHandler = primary,
+        };
+        if (bearer is not null)
+        {
             bearer.InnerHandler = handler;
         }
         else
         {
-            handler.InnerHandler = builder.PrimaryHandler;
             builder.PrimaryHandler = handler;
         }
     };
+
+    /// <summary>
+    /// A redirect the primary handler follows is a request no permit was taken for: the limiter follows them instead,
+    /// as many as the primary handler would have. A primary handler of another type, one that does not follow
+    /// redirects, or one already in use (its settings can no longer change) is left as it is.
+    /// </summary>
+    private static int TakeOverRedirects(HttpMessageHandler primary)
+    {
+        try
+        {
+            switch (primary)
+            {
+                case SocketsHttpHandler { AllowAutoRedirect: true } sockets:
+                    sockets.AllowAutoRedirect = false;
+                    return sockets.MaxAutomaticRedirections;
+                case HttpClientHandler { AllowAutoRedirect: true } handler:
+                    handler.AllowAutoRedirect = false;
+                    return handler.MaxAutomaticRedirections;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Shared with a client that already sent: its settings are fixed, and it keeps following redirects itself.
+        }
+
+        return 0;
+    }
 
     /// <summary>On a multi-organisation client, the organisation is tagged only when the application opted in.</summary>
     private static string? MetricServerAddress(IServiceProvider services, string clientName) =>
