@@ -70,6 +70,7 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
         NamedClientBuilder.Require(builder, nameof(AddOdcRateLimiting));
         ArgumentNullException.ThrowIfNull(configuration);
         builder.Services.AddOptions<OdcRateLimitOptions>(builder.Name).Bind(configuration);
+        builder.Services.AddSingleton<IValidateOptions<OdcRateLimitOptions>>(new OdcRateLimitConfigurationKeysValidator(builder.Name!, configuration));
         return AddCore(builder);
     }
 
@@ -117,7 +118,8 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
         {
             services.AddSingleton(registration);
             services.AddOptions<OdcRateLimitOptions>(builder.Name).ValidateOnStart();
-            builder.ConfigureHttpClient((provider, client) => LeaveTimeForThePermit(client, provider.GetRequiredService<IOptionsMonitor<OdcRateLimitOptions>>().Get(builder.Name)));
+            // MaxWait as the client's limiter read it (limits are read once, not on every CreateClient).
+            builder.ConfigureHttpClient((provider, client) => LeaveTimeForThePermit(client, provider.GetRequiredService<OdcRateLimiterRegistry>().Get(builder.Name!).MaxWait));
         }
 
         return builder;
@@ -129,11 +131,11 @@ public static class OdcRateLimitingHttpClientBuilderExtensions
     /// OdcRateLimitExceededException. The default grows by MaxWait, so the request keeps its 100 s on the network; a
     /// timeout the application chose is kept.
     /// </summary>
-    private static void LeaveTimeForThePermit(HttpClient client, OdcRateLimitOptions options)
+    private static void LeaveTimeForThePermit(HttpClient client, TimeSpan maxWait)
     {
         if (client.Timeout == DefaultHttpClientTimeout)
         {
-            client.Timeout = DefaultHttpClientTimeout + options.MaxWait;
+            client.Timeout = DefaultHttpClientTimeout + maxWait;
         }
     }
 }

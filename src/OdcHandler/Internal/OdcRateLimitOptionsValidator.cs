@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace OdcHandler.Internal;
@@ -80,10 +81,15 @@ internal sealed class OdcRateLimitOptionsValidator : IValidateOptions<OdcRateLim
             return "has no path";
         }
 
-        if (path.StartsWith("api/", StringComparison.OrdinalIgnoreCase))
+        if (path.StartsWith("api/", StringComparison.OrdinalIgnoreCase) || path.Contains("/api/", StringComparison.OrdinalIgnoreCase) || path.Contains("://", StringComparison.Ordinal))
         {
-            // Requests are matched on the path after /api/: a key that repeats it would never match one.
-            return "repeats the /api/ prefix";
+            // Requests are matched on the path after /api/: a key that repeats it, or names a host, would never match one.
+            return "repeats the /api/ prefix or names a host";
+        }
+
+        if (path.IndexOfAny(['?', '#']) >= 0)
+        {
+            return "has a query or fragment, which requests are not matched on";
         }
 
         var star = path.IndexOf('*', StringComparison.Ordinal);
@@ -93,4 +99,26 @@ internal sealed class OdcRateLimitOptionsValidator : IValidateOptions<OdcRateLim
     // RFC 9110 token characters: what HttpMethod accepts.
     private static bool IsTokenChar(char c) =>
         char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// A limit key written with a ':' in configuration (a URL such as <c>POST https://host/api/…</c>) is split there into
+/// nested sections, which bind to no key at all: the limit would be ignored without a word. Such keys are refused.
+/// </summary>
+internal sealed class OdcRateLimitConfigurationKeysValidator(string clientName, IConfiguration section) : IValidateOptions<OdcRateLimitOptions>
+{
+    public ValidateOptionsResult Validate(string? name, OdcRateLimitOptions options)
+    {
+        if (!string.Equals(name, clientName, StringComparison.Ordinal))
+        {
+            return ValidateOptionsResult.Skip;
+        }
+
+        var errors = (
+            from setting in new[] { nameof(OdcRateLimitOptions.DomainLimits), nameof(OdcRateLimitOptions.EndpointLimits) }
+            from key in section.GetSection(setting).GetChildren()
+            where key.GetChildren().Any()
+            select $"OdcRateLimiting for HttpClient '{name}': {setting} key '{key.Key}:…' contains ':', which configuration reads as a nested section, so it would match nothing; write a method and the path after /api/, such as 'POST identity/v1/users/bulk', or an API domain such as 'identity'.").ToList();
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
 }

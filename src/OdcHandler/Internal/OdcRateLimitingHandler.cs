@@ -110,6 +110,8 @@ internal sealed class OdcRateLimitingHandler(
             }
             else
             {
+                // A redirect's next hop or a resend whose caller gave up meanwhile: nothing will be sent, no permit.
+                cancellationToken.ThrowIfCancellationRequested();
                 var permits = await WaitForPermitsAsync(endpoint, domain, endpointHeld, cancellationToken).ConfigureAwait(false);
                 endpointHeld = false;
                 if (async)

@@ -58,10 +58,12 @@ internal sealed class OdcRateLimitingHandlerBuilderFilter(IEnumerable<OdcRateLim
         {
             switch (primary)
             {
-                case SocketsHttpHandler { AllowAutoRedirect: true } sockets:
+                // A handler with credentials sends redirect hops without them (so another host's challenge never gets
+                // them); that path is the handler's own, so it keeps following its redirects itself.
+                case SocketsHttpHandler { AllowAutoRedirect: true, Credentials: null } sockets:
                     sockets.AllowAutoRedirect = false;
                     return sockets.MaxAutomaticRedirections;
-                case HttpClientHandler { AllowAutoRedirect: true } handler:
+                case HttpClientHandler { AllowAutoRedirect: true, Credentials: null, UseDefaultCredentials: false } handler:
                     handler.AllowAutoRedirect = false;
                     return handler.MaxAutomaticRedirections;
             }
