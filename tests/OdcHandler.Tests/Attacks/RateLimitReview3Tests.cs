@@ -39,7 +39,7 @@ public sealed class RateLimitReview3Tests
     public async Task Redirect_FollowedByTheLimiter_EachHopTakesItsOwnPermit()
     {
         var arrivals = new ConcurrentQueue<TimeSpan>();
-        using var server = new LoopbackServer(request =>
+        using var server = LoopbackHttpServer.Redirecting(request =>
         {
             arrivals.Enqueue(_time.GetUtcNow() - Start);
             return request.Url!.AbsolutePath == "/api/identity/v1/me" ? (HttpStatusCode.Found, "/api/identity/v1/users") : (HttpStatusCode.OK, null);
@@ -81,7 +81,7 @@ public sealed class RateLimitReview3Tests
     public async Task Redirect_FollowedByTheLimiter_LikeSocketsHttpHandler(string method, HttpStatusCode status)
     {
         var seen = new ConcurrentQueue<string>();
-        using var server = new LoopbackServer(request =>
+        using var server = LoopbackHttpServer.Redirecting(request =>
         {
             using var reader = new StreamReader(request.InputStream);
             seen.Enqueue($"{request.HttpMethod} {request.Url!.PathAndQuery}#{reader.ReadToEnd()} auth={request.Headers["Authorization"] ?? "none"}");
@@ -126,7 +126,7 @@ public sealed class RateLimitReview3Tests
     [InlineData(true)]
     public async Task Redirect_FromAnUnlimitedAddressToALimitedOne_TakesAPermitForTheHop(bool synchronous)
     {
-        using var server = new LoopbackServer(request => request.Url!.AbsolutePath == "/start" ? (HttpStatusCode.Found, "/api/identity/v1/users") : (HttpStatusCode.OK, null));
+        using var server = LoopbackHttpServer.Redirecting(request => request.Url!.AbsolutePath == "/start" ? (HttpStatusCode.Found, "/api/identity/v1/users") : (HttpStatusCode.OK, null));
         using var services = RateLimitHost.Build(
             _time,
             () => new SocketsHttpHandler { UseProxy = false },
@@ -151,7 +151,7 @@ public sealed class RateLimitReview3Tests
     [Fact]
     public async Task Redirect_Loop_EndsAfterThePrimaryHandlersMaxAutomaticRedirections()
     {
-        using var server = new LoopbackServer(_ => (HttpStatusCode.Found, "/api/identity/v1/loop"));
+        using var server = LoopbackHttpServer.Redirecting(_ => (HttpStatusCode.Found, "/api/identity/v1/loop"));
         using var services = RateLimitHost.Build(
             _time,
             () => new SocketsHttpHandler { UseProxy = false, MaxAutomaticRedirections = 4 },
@@ -167,7 +167,7 @@ public sealed class RateLimitReview3Tests
     [Fact]
     public async Task Redirect_PrimaryHandlerThatDoesNotFollow_ReturnsTheRedirect()
     {
-        using var server = new LoopbackServer(_ => (HttpStatusCode.Found, "/api/identity/v1/users"));
+        using var server = LoopbackHttpServer.Redirecting(_ => (HttpStatusCode.Found, "/api/identity/v1/users"));
         using var services = RateLimitHost.Build(
             _time,
             () => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false },
@@ -375,7 +375,7 @@ public sealed class RateLimitReview3Tests
     [Fact]
     public async Task RequestAlreadyCancelled_SpendsNoPermit()
     {
-        using var server = new LoopbackServer(_ => (HttpStatusCode.OK, null));
+        using var server = LoopbackHttpServer.Redirecting(_ => (HttpStatusCode.OK, null));
         using var services = RateLimitHost.Build(
             _time,
             () => new SocketsHttpHandler { UseProxy = false },
@@ -569,70 +569,6 @@ public sealed class RateLimitReview3Tests
                 }
 
                 return ValueTask.FromResult((TimeSpan.Zero, 0));
-            }
-        }
-    }
-
-    /// <summary>An HTTP server on 127.0.0.1 that counts every request under /api/ it receives.</summary>
-    private sealed class LoopbackServer : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly Func<HttpListenerRequest, (HttpStatusCode Status, string? Location)> _respond;
-        private int _apiArrivals;
-
-        public LoopbackServer(Func<HttpListenerRequest, (HttpStatusCode Status, string? Location)> respond)
-        {
-            _respond = respond;
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Prefix = $"http://127.0.0.1:{port}/";
-            _listener.Prefixes.Add(Prefix);
-            _listener.Start();
-            _ = Task.Run(ServeAsync);
-        }
-
-        public string Prefix { get; }
-
-        public int ApiArrivals => Volatile.Read(ref _apiArrivals);
-
-        public ConcurrentQueue<string> Paths { get; } = new();
-
-        public void Dispose() => _listener.Close();
-
-        private async Task ServeAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception)
-                {
-                    return;
-                }
-
-                var path = context.Request.Url!.AbsolutePath;
-                if (path.StartsWith("/api/", StringComparison.Ordinal))
-                {
-                    Interlocked.Increment(ref _apiArrivals);
-                    Paths.Enqueue(path);
-                }
-
-                var (status, location) = _respond(context.Request);
-                context.Response.StatusCode = (int)status;
-                context.Response.ContentType = "application/json";
-                if (location is not null)
-                {
-                    context.Response.RedirectLocation = location;
-                }
-
-                var body = Encoding.UTF8.GetBytes("{}");
-                await context.Response.OutputStream.WriteAsync(body);
-                context.Response.Close();
             }
         }
     }

@@ -46,13 +46,13 @@ public sealed class RateLimitReview4Tests
     public async Task Redirect_PrimaryHandlerWithCredentials_AnotherHostsChallengeNeverGetsThem(bool httpClientHandler)
     {
         var credentialsSeen = new ConcurrentQueue<string>();
-        using var other = new Loopback(request =>
+        using var other = new LoopbackHttpServer(request =>
         {
             var authorization = request.Headers["Authorization"];
             credentialsSeen.Enqueue(authorization ?? "none");
-            return authorization is null ? new Reply(HttpStatusCode.Unauthorized, Challenge: "Basic realm=\"other\"") : new Reply(HttpStatusCode.OK);
+            return authorization is null ? new LoopbackReply(HttpStatusCode.Unauthorized, Challenge: "Basic realm=\"other\"") : new LoopbackReply(HttpStatusCode.OK);
         });
-        using var api = new Loopback(_ => new Reply(HttpStatusCode.Found, other.Prefix + "landing"));
+        using var api = new LoopbackHttpServer(_ => new LoopbackReply(HttpStatusCode.Found, other.Prefix + "landing"));
         var credentials = new NetworkCredential("svc-user", "S3cret-Pw");
         HttpMessageHandler Primary() => httpClientHandler
             ? new HttpClientHandler { UseProxy = false, Credentials = credentials }
@@ -183,12 +183,12 @@ public sealed class RateLimitReview4Tests
     public async Task Held_Redirect_CookieSetByTheRedirectIsSentOnTheNextHop()
     {
         var cookies = new ConcurrentQueue<string>();
-        using var server = new Loopback(request =>
+        using var server = new LoopbackHttpServer(request =>
         {
             cookies.Enqueue(request.Headers["Cookie"] ?? "none");
             return request.Url!.AbsolutePath == "/api/identity/v1/me"
-                ? new Reply(HttpStatusCode.Found, "/api/identity/v1/users", SetCookie: "session=abc; Path=/")
-                : new Reply(HttpStatusCode.OK);
+                ? new LoopbackReply(HttpStatusCode.Found, "/api/identity/v1/users", SetCookie: "session=abc; Path=/")
+                : new LoopbackReply(HttpStatusCode.OK);
         });
 
         async Task<string> RunAsync(bool limited)
@@ -217,12 +217,12 @@ public sealed class RateLimitReview4Tests
     public async Task Held_Redirect_307WithABodyThatCannotBeSentAgain_EndsAsWithoutTheLimiter()
     {
         var otherArrivals = 0;
-        using var other = new Loopback(_ =>
+        using var other = new LoopbackHttpServer(_ =>
         {
             Interlocked.Increment(ref otherArrivals);
-            return new Reply(HttpStatusCode.OK);
+            return new LoopbackReply(HttpStatusCode.OK);
         });
-        using var api = new Loopback(_ => new Reply(HttpStatusCode.TemporaryRedirect, other.Prefix + "api/identity/v1/users"));
+        using var api = new LoopbackHttpServer(_ => new LoopbackReply(HttpStatusCode.TemporaryRedirect, other.Prefix + "api/identity/v1/users"));
 
         async Task<string> RunAsync(bool limited)
         {
@@ -288,9 +288,9 @@ public sealed class RateLimitReview4Tests
     [Fact]
     public async Task Held_Redirect_TheRedirectAnswersAreDisposed_NoConnectionIsHeld()
     {
-        using var server = new Loopback(request => request.Url!.AbsolutePath == "/api/identity/v1/me"
-            ? new Reply(HttpStatusCode.Found, "/api/identity/v1/users", Body: new string('x', 64 * 1024))
-            : new Reply(HttpStatusCode.OK));
+        using var server = new LoopbackHttpServer(request => request.Url!.AbsolutePath == "/api/identity/v1/me"
+            ? new LoopbackReply(HttpStatusCode.Found, "/api/identity/v1/users", Body: new string('x', 64 * 1024))
+            : new LoopbackReply(HttpStatusCode.OK));
         using var services = RateLimitHost.Build(_time, () => new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1 }, b => b.AddOdcRateLimiting());
         var client = services.Client(RateLimitHost.ClientName);
 
@@ -390,81 +390,5 @@ public sealed class RateLimitReview4Tests
         public override long Seek(long offset, SeekOrigin loc) => throw new NotSupportedException();
 
         public override long Length => throw new NotSupportedException();
-    }
-
-    private sealed record Reply(HttpStatusCode Status, string? Location = null, string? Challenge = null, string? SetCookie = null, string Body = "{}");
-
-    /// <summary>An HTTP server on 127.0.0.1 answering through a delegate.</summary>
-    private sealed class Loopback : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly Func<HttpListenerRequest, Reply> _respond;
-
-        public Loopback(Func<HttpListenerRequest, Reply> respond)
-        {
-            _respond = respond;
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Prefix = $"http://127.0.0.1:{port}/";
-            _listener.Prefixes.Add(Prefix);
-            _listener.Start();
-            _ = Task.Run(ServeAsync);
-        }
-
-        public string Prefix { get; }
-
-        public void Dispose() => _listener.Close();
-
-        private async Task ServeAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception)
-                {
-                    return;
-                }
-
-                try
-                {
-                    using (var drain = new MemoryStream())
-                    {
-                        await context.Request.InputStream.CopyToAsync(drain);
-                    }
-
-                    var reply = _respond(context.Request);
-                    context.Response.StatusCode = (int)reply.Status;
-                    context.Response.ContentType = "application/json";
-                    if (reply.Location is not null)
-                    {
-                        context.Response.RedirectLocation = reply.Location;
-                    }
-
-                    if (reply.Challenge is not null)
-                    {
-                        context.Response.AddHeader("WWW-Authenticate", reply.Challenge);
-                    }
-
-                    if (reply.SetCookie is not null)
-                    {
-                        context.Response.AddHeader("Set-Cookie", reply.SetCookie);
-                    }
-
-                    var body = Encoding.UTF8.GetBytes(reply.Body);
-                    await context.Response.OutputStream.WriteAsync(body);
-                    context.Response.Close();
-                }
-                catch (Exception)
-                {
-                    context.Response.Abort();
-                }
-            }
-        }
     }
 }
